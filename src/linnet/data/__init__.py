@@ -1,0 +1,1 @@
+"""Data: the IDX format, named datasets, minibatch loaders and synthetic data."""

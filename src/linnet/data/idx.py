@@ -1,0 +1,125 @@
+"""IDX read/write with strict validation: the only place in linnet that knows the format.
+
+IDX (LeCun's MNIST format) is big-endian: two zero bytes, a type code, the number of dimensions,
+one 4-byte size per dimension, then the payload. Files may be gzip-compressed (detected by content,
+not by name). Every malformed file raises `IDXError` naming the file and the problem.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from linnet.atomic import atomic_write_bytes
+from linnet.errors import IDXError
+
+# type code -> big-endian numpy dtype of the payload
+TYPE_CODES: dict[int, np.dtype] = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_CODE_OF = {dt.newbyteorder("=").str[1:]: code for code, dt in TYPE_CODES.items()}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _fail(path: Path | str, problem: str) -> IDXError:
+    return IDXError(f"{Path(path).name}: {problem}")
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise _fail(path, "is a directory, expected an IDX file") from None
+    except OSError as exc:
+        raise _fail(path, f"cannot be read ({exc.strerror or exc})") from None
+    if raw[:2] == _GZIP_MAGIC:
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise _fail(path, f"is not a valid gzip stream ({exc})") from None
+    if path.suffix == ".gz":
+        raise _fail(path, "is named .gz but is not gzip-compressed (no gzip magic bytes)")
+    return raw
+
+
+def parse_header(data: bytes | memoryview, path: Path | str = "<bytes>") -> tuple[np.dtype, tuple[int, ...], int]:
+    """Validate an IDX header; return (payload dtype, shape, header length in bytes)."""
+    if len(data) == 0:
+        raise _fail(path, "is empty, expected an IDX header")
+    if len(data) < 4:
+        raise _fail(path, f"has {len(data)} bytes, too short for the 4-byte IDX magic number")
+    zero, code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0:
+        raise _fail(path, f"bad magic number 0x{bytes(data[:4]).hex()}: an IDX file starts with two zero bytes")
+    if code not in TYPE_CODES:
+        known = ", ".join(f"0x{c:02X}" for c in TYPE_CODES)
+        raise _fail(path, f"unknown type code 0x{code:02X} (expected one of {known})")
+    if ndim == 0:
+        raise _fail(path, "header declares 0 dimensions")
+    header_len = 4 + 4 * ndim
+    if len(data) < header_len:
+        raise _fail(path, f"header declares {ndim} dimensions ({header_len} header bytes), file has {len(data)} bytes")
+    shape = struct.unpack(f">{ndim}I", data[4:header_len])
+    return TYPE_CODES[code], tuple(int(s) for s in shape), header_len
+
+
+def _check_payload(path: Path | str, dtype: np.dtype, shape: tuple[int, ...], payload_len: int) -> None:
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if payload_len != expected:
+        dims = "x".join(str(s) for s in shape)
+        raise _fail(path, f"header says {dims} = {expected} bytes, file has {payload_len}")
+
+
+def read_idx(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
+    """Read an IDX file (raw or gzip) into a native-endian numpy array.
+
+    mmap=True maps an uncompressed file instead of reading it, so a set larger than memory can be
+    trained on; the file is never modified and, for multi-byte types, the array stays big-endian.
+    """
+    path = Path(path)
+    if mmap:
+        with open(path, "rb") as f:
+            head = f.read(4 + 4 * 255)
+        if head[:2] == _GZIP_MAGIC:
+            raise _fail(path, "is gzip-compressed and cannot be memory-mapped; decompress it first (gunzip)")
+        dtype, shape, header_len = parse_header(head, path)
+        _check_payload(path, dtype, shape, path.stat().st_size - header_len)
+        # copy-on-write: writable for torch.from_numpy, yet never written back to the file
+        return np.memmap(path, dtype=dtype, mode="c", offset=header_len, shape=shape)
+    data = _read_bytes(path)
+    dtype, shape, header_len = parse_header(data, path)
+    _check_payload(path, dtype, shape, len(data) - header_len)
+    array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(shape)
+    # native byte order, and writable (torch.from_numpy wants it): one copy, none for uint8 bytes
+    return array.astype(dtype.newbyteorder("="), copy=True)
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None = None) -> Path:
+    """Write `array` as IDX; gzip when `compress` is True (default: when the name ends in .gz).
+
+    The file appears atomically: written under a temporary name, then renamed.
+    """
+    path = Path(path)
+    array = np.asarray(array)
+    key = array.dtype.newbyteorder("=").str[1:]
+    if key not in _CODE_OF:
+        raise IDXError(f"{path.name}: dtype {array.dtype} has no IDX type code (use uint8, int8, int16, int32, float32, float64)")
+    if array.ndim == 0 or array.ndim > 255:
+        raise IDXError(f"{path.name}: IDX needs 1 to 255 dimensions, got {array.ndim}")
+    code = _CODE_OF[key]
+    header = struct.pack(">HBB", 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload = header + np.ascontiguousarray(array, dtype=TYPE_CODES[code]).tobytes()
+    if compress is None:
+        compress = path.suffix == ".gz"
+    if compress:
+        payload = gzip.compress(payload, compresslevel=6, mtime=0)
+    return atomic_write_bytes(path, payload)

@@ -1,0 +1,100 @@
+"""Minibatches from resident uint8 tensors: shuffled by a seeded generator, floats in [0, 1].
+
+The whole split stays in memory as uint8 (1 byte a pixel, a quarter of float32); each batch is
+gathered and converted on the fly. `load_data_fashion_mnist` is the chapter's entry point.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from linnet.data.sources import Dataset, Split, load_dataset
+from linnet.errors import ConfigError
+
+
+def to_float(images: torch.Tensor, resize: tuple[int, int] | None = None) -> torch.Tensor:
+    """uint8 (B, H, W) -> float32 (B, 1, H', W') in [0, 1], bilinearly resized when asked."""
+    x = images.unsqueeze(1).to(torch.float32).div_(255.0)  # (B, H, W) -> (B, 1, H, W)
+    if resize is not None and tuple(x.shape[-2:]) != tuple(resize):
+        x = F.interpolate(x, size=resize, mode="bilinear", align_corners=False, antialias=True)
+    return x
+
+
+def parse_resize(resize: int | tuple[int, int] | None) -> tuple[int, int] | None:
+    if resize is None:
+        return None
+    size = (resize, resize) if isinstance(resize, int) else tuple(resize)
+    if len(size) != 2 or not all(isinstance(s, int) and s >= 1 for s in size):
+        raise ConfigError(f"The 'resize' parameter must be a positive int or (height, width). Got {resize!r}.")
+    return size
+
+
+@dataclass
+class Loader:
+    """Iterable of (X float (B, 1, H, W), y int64 (B,)) minibatches over one resident split.
+
+    Each iteration is one epoch. With shuffle, epoch e of a loader seeded s always yields the same
+    batches, whatever happened before: the permutation comes from a generator seeded (s, e).
+    """
+    split: Split
+    batch_size: int
+    shuffle: bool = False
+    seed: int = 0
+    resize: tuple[int, int] | None = None
+    drop_last: bool = False
+    epoch: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ConfigError(f"The 'batch_size' parameter must be an int >= 1. Got {self.batch_size!r}.")
+        self.resize = parse_resize(self.resize)
+
+    def __len__(self) -> int:
+        n = len(self.split)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def order(self, epoch: int) -> torch.Tensor | None:
+        """The sample order of `epoch` (None: natural order)."""
+        if not self.shuffle:
+            return None
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(len(self.split), generator=g)
+
+    def batch_indices(self, epoch: int) -> Iterator[torch.Tensor | slice]:
+        n, bs = len(self.split), self.batch_size
+        perm = self.order(epoch)
+        stop = n - n % bs if self.drop_last else n
+        for start in range(0, stop, bs):
+            end = min(start + bs, n)
+            yield slice(start, end) if perm is None else perm[start:end]
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        images, labels = self.split.images, self.split.labels
+        for idx in self.batch_indices(epoch):
+            yield to_float(images[idx], self.resize), labels[idx]
+
+
+def timed_pass(loader: Loader) -> float:
+    """Seconds for one full pass over the loader (the chapter's 'time to read the data')."""
+    start = time.perf_counter()
+    for _ in loader:
+        pass
+    return time.perf_counter() - start
+
+
+def load_data(dataset: Dataset, batch_size: int, resize=None, seed: int = 0) -> tuple[Loader, Loader]:
+    """(train, test) loaders: the training one shuffled, the test one in order."""
+    return (Loader(dataset.train, batch_size, shuffle=True, seed=seed, resize=resize),
+            Loader(dataset.test, batch_size, shuffle=False, resize=resize))
+
+
+def load_data_fashion_mnist(batch_size: int, resize=None, data_dir: str | os.PathLike | None = None,
+                            seed: int = 0, dataset: str = "fashion-mnist") -> tuple[Loader, Loader]:
+    """The chapter's loader: Fashion-MNIST (downloaded once) as (train_iter, test_iter)."""
+    return load_data(load_dataset(dataset, data_dir), batch_size, resize=resize, seed=seed)

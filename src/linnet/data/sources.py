@@ -1,0 +1,199 @@
+"""Named datasets: what files they are, where they come from, what their labels mean.
+
+A dataset is data (file names, checksums, mirrors, class names), not a class hierarchy.
+IDX datasets are looked up in `data_dir`, else `$LINNET_DATA/<name>`, else the per-user cache
+`<cache>/linnet/<name>`; missing files are downloaded with pooch (MD5-verified, moved into place
+only when complete), trying each mirror in turn.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from linnet.data.idx import read_idx
+from linnet.errors import DataError, DownloadError
+
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
+ROLES = ("train_images", "train_labels", "test_images", "test_labels")
+
+
+@dataclass(frozen=True)
+class IDXSource:
+    """Four IDX files (by role), their MD5s (of the .gz files), mirrors and class names."""
+    name: str
+    files: dict[str, tuple[str, str]]  # role -> (file name, md5 of the .gz)
+    mirrors: tuple[str, ...]
+    classes: tuple[str, ...]
+
+
+def _standard_files(md5s: tuple[str, str, str, str]) -> dict[str, tuple[str, str]]:
+    names = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+    return dict(zip(ROLES, zip(names, md5s)))
+
+
+SOURCES: dict[str, IDXSource] = {
+    "fashion-mnist": IDXSource(
+        "fashion-mnist",
+        _standard_files(("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+                         "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310")),
+        ("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
+        FASHION_MNIST_CLASSES,
+    ),
+    "mnist": IDXSource(
+        "mnist",
+        _standard_files(("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+                         "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c")),
+        ("https://ossci-datasets.s3.amazonaws.com/mnist/",
+         "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+        DIGIT_CLASSES,
+    ),
+}
+DATASETS = ("fashion-mnist", "mnist", "digits")
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split, resident: images (N, H, W) uint8 and labels (N,) int64."""
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    train: Split
+    test: Split
+    classes: tuple[str, ...]
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one image as the loader yields it."""
+        return (1, *self.train.images.shape[1:])
+
+    def text_labels(self, labels) -> list[str]:
+        """The chapter's get_fashion_mnist_labels: numeric labels -> class names."""
+        return [self.classes[int(i)] for i in labels]
+
+
+def make_split(images: np.ndarray, labels: np.ndarray, num_classes: int, where: str) -> Split:
+    """Validate one split (shapes agree, labels in range) and make it resident as tensors."""
+    if images.ndim != 3:
+        raise DataError(f"{where}: images must have 3 dimensions (N, H, W), got shape {images.shape}")
+    if images.dtype != np.uint8:
+        raise DataError(f"{where}: images must be unsigned bytes (IDX type 0x08), got {images.dtype}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{where}: labels must be integers, got {labels.dtype}")
+    if labels.ndim != 1:
+        raise DataError(f"{where}: labels must have 1 dimension (N,), got shape {labels.shape}")
+    if len(images) != len(labels):
+        raise DataError(f"{where}: {len(images)} images but {len(labels)} labels; the counts must agree")
+    if len(labels) == 0:
+        raise DataError(f"{where}: the split is empty")
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0 or hi >= num_classes:
+        bad = lo if lo < 0 else hi
+        raise DataError(f"{where}: label {bad} is out of range for {num_classes} classes (0..{num_classes - 1})")
+    return Split(torch.from_numpy(np.ascontiguousarray(images)),
+                 torch.from_numpy(labels.astype(np.int64)))
+
+
+def default_data_dir(name: str) -> Path:
+    """Where a dataset's files live when no --data-dir is given: $LINNET_DATA/<name> or the cache."""
+    root = os.environ.get("LINNET_DATA")
+    if root:
+        return Path(root).expanduser() / name
+    import pooch  # deferred: only needed to locate the cache
+    return Path(pooch.os_cache("linnet")) / name
+
+
+def _find_local(directory: Path, gz_name: str) -> Path | None:
+    """A file is usable as `name.gz` or uncompressed as `name`."""
+    for candidate in (directory / gz_name, directory / gz_name.removesuffix(".gz")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _download(source: IDXSource, role: str, directory: Path, progress: bool) -> Path:
+    """Fetch one file, mirror after mirror, verified by MD5; the final name only ever holds it whole."""
+    import pooch
+    import requests
+    name, md5 = source.files[role]
+    errors = []
+    for mirror in source.mirrors:
+        try:
+            downloader = pooch.HTTPDownloader(progressbar=progress, timeout=30)
+            return Path(pooch.retrieve(mirror + name, known_hash=f"md5:{md5}", fname=name,
+                                       path=directory, downloader=downloader))
+        except (ValueError, OSError, requests.exceptions.RequestException) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if isinstance(exc, ValueError) and "hash" in str(exc).lower():
+                reason = "checksum mismatch"
+            errors.append(f"{mirror}{name} ({reason})")
+    all_names = ", ".join(n for n, _ in source.files.values())
+    raise DownloadError(
+        f"could not download {name} for {source.name}; tried: " + "; ".join(errors)
+        + f". Place the files {all_names} in {directory} by hand (or pass --data-dir DIR),"
+        + " or work offline with --dataset digits.")
+
+
+def load_idx_dataset(name: str, data_dir: str | os.PathLike | None = None,
+                     download: bool = True, progress: bool = True, mmap: bool = False) -> Dataset:
+    """Load fashion-mnist or mnist from IDX files, downloading missing ones when allowed."""
+    source = SOURCES[name]
+    directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir(name)
+    paths = {}
+    for role, (gz_name, _) in source.files.items():
+        path = _find_local(directory, gz_name)
+        if path is None:
+            if not download:
+                raise DataError(f"{directory}: {gz_name} is missing (downloads are off)")
+            directory.mkdir(parents=True, exist_ok=True)
+            logging.getLogger("pooch").setLevel(logging.WARNING)
+            path = _download(source, role, directory, progress)
+        paths[role] = path
+    arrays = {role: read_idx(path, mmap=mmap) for role, path in paths.items()}
+    splits = []
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        where = f"{paths[f'{split}_images'].name} / {paths[f'{split}_labels'].name}"
+        splits.append(make_split(images, labels, len(source.classes), where))
+    return Dataset(name, splits[0], splits[1], source.classes)
+
+
+def load_digits_dataset(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """scikit-learn's bundled 8x8 digits (1797 images, offline), split stratified and deterministically.
+
+    Pixel values 0..16 are scaled to 0..255 so that every dataset is uint8 like the IDX ones.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    bunch = load_digits()
+    images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)  # (1797, 8, 8)
+    labels = bunch.target.astype(np.int64)
+    tr_x, te_x, tr_y, te_y = train_test_split(images, labels, test_size=test_fraction,
+                                              stratify=labels, random_state=seed)
+    return Dataset("digits", make_split(tr_x, tr_y, 10, "digits/train"),
+                   make_split(te_x, te_y, 10, "digits/test"), DIGIT_CLASSES)
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = True,
+                 progress: bool = True, mmap: bool = False) -> Dataset:
+    """Load a named dataset: 'fashion-mnist', 'mnist' (IDX files) or 'digits' (bundled, offline)."""
+    if name == "digits":
+        return load_digits_dataset()
+    if name not in SOURCES:
+        raise DataError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
+    return load_idx_dataset(name, data_dir, download=download, progress=progress, mmap=mmap)

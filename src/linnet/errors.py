@@ -1,0 +1,25 @@
+"""linnet's own error types: every failure a user can cause ends in one of these.
+
+The CLI turns a `LinnetError` into one line on stderr and exit code 2, so the message must say
+what was expected, what was found, and where (the file, the flag).
+"""
+
+
+class LinnetError(Exception):
+    """Base class: a problem with the user's input, files or environment (not a bug in linnet)."""
+
+
+class IDXError(LinnetError, ValueError):
+    """An IDX file is malformed; the message names the file and the problem."""
+
+
+class DataError(LinnetError, ValueError):
+    """A dataset is inconsistent (counts disagree, labels out of range) or unknown."""
+
+
+class DownloadError(LinnetError, OSError):
+    """No mirror delivered a verified file; the message lists every mirror tried."""
+
+
+class ConfigError(LinnetError, ValueError):
+    """A setting is out of range: "The 'lr' parameter must be a float in (0, inf). Got -0.1." """
