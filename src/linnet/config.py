@@ -35,3 +35,88 @@ class DataConfig:
         if self.resize is not None:
             check_int("resize", self.resize, 1)
         check_int("seed", self.seed, 0)
+
+
+def check_float(name: str, value, low: float, high: float = float("inf"), low_open: bool = True) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    ok = ok and (low < value if low_open else low <= value) and value < high
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g})"
+        raise ConfigError(f"The '{name}' parameter must be a float in {interval}. Got {value!r}.")
+
+
+# Defaults that depend on the dataset. The image sets follow the chapter (batch 256, lr 0.1, 10 epochs);
+# digits has 1437 training images, so batch 256 would give 6 steps an epoch: 16 gives 90, and 20 epochs
+# reach the plateau of a linear model there. synthetic is the chapter's linear-regression run.
+DATASET_DEFAULTS = {
+    "fashion-mnist": dict(batch_size=256, lr=0.1, epochs=10),
+    "mnist": dict(batch_size=256, lr=0.1, epochs=10),
+    "digits": dict(batch_size=16, lr=0.1, epochs=20),
+    "synthetic": dict(batch_size=10, lr=0.03, epochs=3),
+}
+TRAIN_DATASETS = tuple(DATASET_DEFAULTS)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run; saved as config.json. None means: the dataset's default."""
+    model: str = "softmax"            # softmax regression (classification) or linear regression
+    impl: str = "fast"                # fast: manual gradient; scratch: autograd; concise: torch.nn
+    solver: str = "sgd"               # sgd: minibatch SGD; lbfgs: full-batch convex optimum
+    dataset: str | None = None        # None: fashion-mnist for softmax, synthetic for linear
+    data_dir: str | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    lr_decay: float | None = None     # gamma: lr * gamma^epoch (or per lr_step epochs); None keeps lr constant
+    lr_step: int = 1                  # decay every lr_step epochs (1: exponential decay per epoch)
+    weight_decay: float = 0.0         # L2 penalty on the weights (not the bias)
+    seed: int = 0                     # initial weights and the shuffling of every epoch
+    resize: int | None = None
+    device: str = "auto"              # auto: a GPU when torch sees one, else the CPU
+    runs_dir: str = "runs"
+    name: str | None = None           # None: <model>-<dataset>-<timestamp>
+
+    def __post_init__(self) -> None:
+        from linnet.models import IMPLS, MODELS
+        check_choice("model", self.model, MODELS)
+        check_choice("impl", self.impl, IMPLS)
+        check_choice("solver", self.solver, ("sgd", "lbfgs"))
+        if self.dataset is not None:
+            check_choice("dataset", self.dataset, TRAIN_DATASETS)
+        dataset = self.resolved("dataset")
+        if (self.model == "linear") != (dataset == "synthetic"):
+            raise ConfigError(f"The 'model' {self.model!r} does not fit the dataset {dataset!r}: "
+                              "linear regression trains on 'synthetic', softmax regression on image datasets.")
+        if self.solver == "lbfgs" and self.model != "softmax":
+            raise ConfigError("The 'solver' lbfgs is for softmax regression; linear regression has lstsq in linnet.solvers.")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 1)
+        if self.lr is not None:
+            check_float("lr", self.lr, 0.0)
+        if self.lr_decay is not None:
+            check_float("lr_decay", self.lr_decay, 0.0, 1.0 + 1e-12)
+        check_int("lr_step", self.lr_step, 1)
+        check_float("weight_decay", self.weight_decay, 0.0, low_open=False)
+        check_int("seed", self.seed, 0)
+        if self.resize is not None:
+            check_int("resize", self.resize, 1)
+        check_choice("device", self.device, ("auto", "cpu", "cuda"))
+        if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):
+            raise ConfigError(f"The 'name' parameter must be a plain directory name. Got {self.name!r}.")
+
+    def resolved(self, field: str):
+        """The value in force: the field if set, else the dataset's default."""
+        value = getattr(self, field)
+        if value is not None:
+            return value
+        if field == "dataset":
+            return "synthetic" if self.model == "linear" else "fashion-mnist"
+        return DATASET_DEFAULTS[self.resolved("dataset")][field]
+
+    @property
+    def lr_schedule(self) -> str:
+        if self.lr_decay is None:
+            return "constant"
+        return "exponential" if self.lr_step == 1 else "step"

@@ -1,0 +1,125 @@
+"""The one model interface the training loop codes against, and the factory behind it.
+
+Two models (softmax and linear regression) in three implementations that do the same math:
+  fast     the gradient written by hand (softmax(o) - onehot(y)), no autograd: the default
+  scratch  plain tensor ops + autograd + the chapter's `sgd`
+  concise  torch.nn + torch.optim.SGD
+Per step, all three do  param -= lr * (grad_of_summed_loss / batch_size + weight_decay * param),
+with weight decay on W / w only, never on the bias. `build_model` draws the initial weights once,
+the same way for every implementation, so the three can be compared step for step.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from linnet.config import check_choice, check_int
+from linnet.errors import ConfigError
+from linnet.schedules import learning_rate
+
+MODELS = ("softmax", "linear")
+IMPLS = ("fast", "scratch", "concise")
+
+
+class Model(Protocol):
+    kind: str                       # "softmax" or "linear"
+    num_inputs: int
+    num_outputs: int
+
+    def forward(self, X: Tensor) -> Tensor:
+        """X (B, ...) -> logits (B, k) or predictions (B, 1), detached."""
+
+    def train_step(self, X: Tensor, y: Tensor, lr: float, weight_decay: float = 0.0) -> tuple[float, int]:
+        """One SGD step; returns (summed loss, number correct), both measured before the update."""
+
+    def loss(self, X: Tensor, y: Tensor) -> Tensor:
+        """Per-sample losses (B,), no grad."""
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """{"W": (d, k), "b": (k,)} or {"w": (d, 1), "b": (1,)}: detached clones."""
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        """Copy values in, shape-checked."""
+
+    def to(self, device) -> "Model":
+        """Move the parameters; returns self."""
+
+
+# -- helpers shared by the three implementations -------------------------------------------------
+
+
+def as_matrix(X: Tensor, num_inputs: int, dtype: torch.dtype) -> Tensor:
+    """(B, ...) -> (B, num_inputs) in the model's dtype; a clear error when the sizes disagree."""
+    M = X.reshape(X.shape[0], -1)                                   # (B, 1, 28, 28) -> (B, 784), a view
+    if M.shape[1] != num_inputs:
+        raise ConfigError(f"The input must have {num_inputs} features per sample (the model's num_inputs). "
+                          f"Got shape {tuple(X.shape)}, {M.shape[1]} features.")
+    return M.to(dtype)                                              # no copy when the dtype already matches
+
+
+def check_state(state: dict[str, Tensor], shapes: dict[str, tuple[int, ...]]) -> list[Tensor]:
+    """The tensors of `state` in the order of `shapes`, after checking names and shapes exactly."""
+    want = ", ".join(f"{k} {tuple(s)}" for k, s in shapes.items())
+    try:
+        got = ", ".join(f"{k} {tuple(v.shape)}" for k, v in state.items())
+    except (AttributeError, TypeError):
+        raise ConfigError(f"The state must be a dict of tensors {want}. Got {type(state).__name__}.") from None
+    if set(state) != set(shapes) or any(tuple(state[k].shape) != tuple(s) for k, s in shapes.items()):
+        raise ConfigError(f"The state must hold {want}. Got {got or 'nothing'}.")
+    return [state[k] for k in shapes]
+
+
+def init_params(num_inputs: int, num_outputs: int, generator: torch.Generator | None = None,
+                dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+    """The chapter's initialisation: weights ~ N(0, 0.01^2) of shape (d, k), bias 0 of shape (k,).
+
+    Drawn on the CPU so that a seed gives the same weights whatever device the model goes to.
+    """
+    W = torch.normal(0.0, 0.01, (num_inputs, num_outputs), generator=generator, dtype=dtype)  # (d, k)
+    return W, torch.zeros(num_outputs, dtype=dtype)                                            # (k,)
+
+
+def build_model(model: str, impl: str, num_inputs: int, num_outputs: int = 10, *,
+                generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
+                device: str | torch.device = "cpu") -> Model:
+    """A freshly initialised `model` ("softmax" | "linear") in implementation `impl` (see IMPLS)."""
+    # Imported here, not at the top: the implementations import the helpers above from this module.
+    from linnet import concise, fast, scratch
+
+    check_choice("model", model, MODELS)
+    check_choice("impl", impl, IMPLS)
+    check_int("num_inputs", num_inputs, 1)
+    if model == "linear" and num_outputs != 1:
+        raise ConfigError(f"The 'num_outputs' parameter must be 1 for the linear model. Got {num_outputs!r}.")
+    if model == "softmax":
+        check_int("num_outputs", num_outputs, 2)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ConfigError(f"The 'dtype' parameter must be a floating-point torch.dtype. Got {dtype!r}.")
+    W, b = init_params(num_inputs, num_outputs, generator, dtype)
+    module = {"fast": fast, "scratch": scratch, "concise": concise}[impl]
+    cls = module.SoftmaxRegression if model == "softmax" else module.LinearRegression
+    return cls(W, b).to(device)
+
+
+def run_sgd(model: Model, batches: Iterable[tuple[Tensor, Tensor]], *, lr: float, epochs: int = 1,
+            schedule: str = "constant", gamma: float = 0.9, step_size: int = 1,
+            weight_decay: float = 0.0) -> list[float]:
+    """The bare training loop: `epochs` passes over `batches`, lr from the schedule per epoch.
+
+    `batches` is iterated once per epoch (a list, or a Loader that reshuffles). Returns the mean
+    per-sample training loss of each epoch (measured before each step, as the chapter does).
+    The real loop (metrics, callbacks, evaluation) lives in linnet.train; this one is for tests
+    and for comparing the implementations step for step.
+    """
+    losses = []
+    for epoch in range(epochs):
+        lr_epoch = learning_rate(schedule, lr, epoch, gamma=gamma, step_size=step_size)
+        total, n = 0.0, 0
+        for X, y in batches:
+            loss_sum, _ = model.train_step(X, y, lr_epoch, weight_decay)
+            total, n = total + loss_sum, n + len(y)
+        losses.append(total / max(n, 1))
+    return losses
