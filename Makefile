@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/linnet data --dataset digits --grid runs/digits-grid.png
+	$(BIN)/linnet train --dataset digits
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

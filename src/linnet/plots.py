@@ -8,6 +8,7 @@ import os
 from collections.abc import Sequence
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from linnet.atomic import atomic_write_bytes
 
@@ -39,3 +40,113 @@ def show_images(images, num_rows: int, num_cols: int, titles: Sequence[str] | No
     return fig
 
 
+
+
+def plot_curves(history) -> Figure:
+    """The chapter's Animator figure: train loss, train acc, test acc against epoch (losses for regression)."""
+    fig = Figure(figsize=(4.5, 3.2))
+    ax = fig.subplots()
+    epochs = [r.epoch for r in history]
+    ax.plot(epochs, [r.train_loss for r in history], "-", label="train loss")
+    if history and history[0].train_acc is not None:
+        ax.plot(epochs, [r.train_acc for r in history], "m--", label="train acc")
+        ax.plot(epochs, [r.test_acc for r in history], "g-.", label="test acc")
+    else:
+        ax.plot(epochs, [r.test_loss for r in history], "g-.", label="test loss")
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(0.5, max(epochs[-1] if epochs else 1, 1) + 0.5)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def plot_predictions(images, true_labels: Sequence[str], pred_labels: Sequence[str], num_cols: int = 9) -> Figure:
+    """The chapter's predict_ch3: test images titled 'true / predicted'; wrong ones in red."""
+    titles = [f"{t}\n{p}" for t, p in zip(true_labels, pred_labels)]
+    colors = ["black" if t == p else "red" for t, p in zip(true_labels, pred_labels)]
+    rows = max(1, -(-len(images) // num_cols))
+    return show_images(images, rows, num_cols, titles=titles, title_colors=colors)
+
+
+def plot_confusion(matrix, classes: Sequence[str]) -> Figure:
+    """Confusion matrix: rows are true classes, columns predicted; counts written in the cells."""
+    m = matrix.cpu().numpy() if hasattr(matrix, "cpu") else matrix
+    k = len(classes)
+    fig = Figure(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
+    ax = fig.subplots()
+    ax.imshow(m, cmap="Blues")
+    ax.set_xticks(range(k), classes, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    threshold = m.max() / 2 if m.size else 0
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(int(m[i, j])), ha="center", va="center", fontsize=7,
+                    color="white" if m[i, j] > threshold else "black")
+    fig.tight_layout()
+    return fig
+
+
+def plot_weights(W, image_hw: tuple[int, int], classes: Sequence[str]) -> Figure:
+    """Each class's weight column (d,) shown as an (H, W) image: red pushes toward the class, blue away."""
+    W = W.detach().cpu().float()
+    limit = float(W.abs().max()) or 1.0
+    cols = min(len(classes), 5)
+    rows = -(-len(classes) // cols)
+    fig = Figure(figsize=(cols * 1.6, rows * 1.8))
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for i, ax in enumerate(axes):
+        ax.axis("off")
+        if i < len(classes):
+            ax.imshow(W[:, i].reshape(image_hw).numpy(), cmap="bwr", vmin=-limit, vmax=limit)
+            ax.set_title(classes[i], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_scatter(X, y, feature: int = 1) -> Figure:
+    """The chapter's scatter of one synthetic feature against the labels."""
+    fig = Figure(figsize=(4, 3))
+    ax = fig.subplots()
+    ax.scatter(X[:, feature].cpu().numpy(), y.reshape(-1).cpu().numpy(), s=2)
+    ax.set_xlabel(f"feature x{feature + 1}")
+    ax.set_ylabel("label y")
+    fig.tight_layout()
+    return fig
+
+
+def plot_losses(delta: float = 1.0) -> Figure:
+    """L2, L1 and Huber losses with y = 0 (loss, likelihood exp(-loss), gradient), and LogSumExp as a soft max."""
+    import torch
+
+    from linnet.scratch import huber_loss, l1_loss, squared_loss
+    y_hat = torch.linspace(-3, 3, 601, dtype=torch.float64, requires_grad=True)
+    y = torch.zeros_like(y_hat)
+    fig = Figure(figsize=(14, 3.2))
+    ax_loss, ax_lik, ax_grad, ax_lse = fig.subplots(1, 4)
+    for name, fn in (("L2: ½(y'−y)²", squared_loss), ("L1: |y'−y|", l1_loss),
+                     (f"Huber (δ={delta:g})", lambda a, b: huber_loss(a, b, delta))):
+        loss = fn(y_hat, y).reshape(-1)
+        (grad,) = torch.autograd.grad(loss.sum(), y_hat)
+        x = y_hat.detach().numpy()
+        ax_loss.plot(x, loss.detach().numpy(), label=name)
+        ax_lik.plot(x, torch.exp(-loss).detach().numpy(), label=name)
+        ax_grad.plot(x, grad.numpy(), label=name)
+    for ax, title in ((ax_loss, "loss"), (ax_lik, "likelihood exp(−loss)"), (ax_grad, "gradient")):
+        ax.set_title(title)
+        ax.set_xlabel("y' (y = 0)")
+        ax.grid(True, alpha=0.3)
+    ax_loss.legend(fontsize=8)
+    x = torch.linspace(-5, 5, 501, dtype=torch.float64)
+    ax_lse.plot(x, torch.logaddexp(x, torch.zeros_like(x)), label="log(eˣ + e⁰)")
+    ax_lse.plot(x, torch.clamp(x, min=0), "--", label="max(x, 0)")
+    ax_lse.set_title("LogSumExp: a soft maximum")
+    ax_lse.set_xlabel("x")
+    ax_lse.grid(True, alpha=0.3)
+    ax_lse.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

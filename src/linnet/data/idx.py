@@ -7,6 +7,7 @@ not by name). Every malformed file raises `IDXError` naming the file and the pro
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -34,16 +35,35 @@ def _fail(path: Path | str, problem: str) -> IDXError:
     return IDXError(f"{Path(path).name}: {problem}")
 
 
+def _unreadable(path: Path, exc: OSError) -> IDXError:
+    if isinstance(exc, IsADirectoryError):
+        return _fail(path, "is a directory, expected an IDX file")
+    return _fail(path, f"cannot be read ({exc.strerror or exc})")
+
+
+def _gunzip(raw: bytes) -> bytes:
+    """Every member of a gzip stream, via zlib directly (gzip.decompress is ~1.4x slower here)."""
+    parts = []
+    while True:
+        inflater = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer, CRC checked
+        parts.append(inflater.decompress(raw))
+        if not inflater.eof:
+            raise EOFError("the compressed data ends early: the file is truncated")
+        raw = inflater.unused_data
+        if not raw.strip(b"\x00"):  # nothing, or the zero padding gzip allows after a member
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        if raw[:2] != _GZIP_MAGIC:
+            raise OSError(f"{len(raw)} bytes of trailing garbage after the gzip data")
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
         raw = path.read_bytes()
-    except IsADirectoryError:
-        raise _fail(path, "is a directory, expected an IDX file") from None
     except OSError as exc:
-        raise _fail(path, f"cannot be read ({exc.strerror or exc})") from None
+        raise _unreadable(path, exc) from None
     if raw[:2] == _GZIP_MAGIC:
         try:
-            return gzip.decompress(raw)
+            return _gunzip(raw)
         except (OSError, EOFError, zlib.error) as exc:
             raise _fail(path, f"is not a valid gzip stream ({exc})") from None
     if path.suffix == ".gz":
@@ -73,10 +93,13 @@ def parse_header(data: bytes | memoryview, path: Path | str = "<bytes>") -> tupl
 
 
 def _check_payload(path: Path | str, dtype: np.dtype, shape: tuple[int, ...], payload_len: int) -> None:
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: a 64-bit product could wrap to 0
+    dims = "x".join(str(s) for s in shape)
     if payload_len != expected:
-        dims = "x".join(str(s) for s in shape)
         raise _fail(path, f"header says {dims} = {expected} bytes, file has {payload_len}")
+    # numpy refuses a shape whose non-zero sizes overflow, even when a zero size makes it empty
+    if math.prod(s for s in shape if s) * dtype.itemsize > np.iinfo(np.intp).max:
+        raise _fail(path, f"header says {dims}: the non-zero sizes are too large for an array")
 
 
 def read_idx(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
@@ -87,8 +110,11 @@ def read_idx(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
     """
     path = Path(path)
     if mmap:
-        with open(path, "rb") as f:
-            head = f.read(4 + 4 * 255)
+        try:
+            with open(path, "rb") as f:
+                head = f.read(4 + 4 * 255)
+        except OSError as exc:
+            raise _unreadable(path, exc) from None
         if head[:2] == _GZIP_MAGIC:
             raise _fail(path, "is gzip-compressed and cannot be memory-mapped; decompress it first (gunzip)")
         dtype, shape, header_len = parse_header(head, path)

@@ -28,8 +28,13 @@ def to_float(images: torch.Tensor, resize: tuple[int, int] | None = None) -> tor
 def parse_resize(resize: int | tuple[int, int] | None) -> tuple[int, int] | None:
     if resize is None:
         return None
-    size = (resize, resize) if isinstance(resize, int) else tuple(resize)
-    if len(size) != 2 or not all(isinstance(s, int) and s >= 1 for s in size):
+    def positive_int(s) -> bool:
+        return isinstance(s, int) and not isinstance(s, bool) and s >= 1
+
+    if positive_int(resize):
+        return (resize, resize)
+    size = tuple(resize) if isinstance(resize, (tuple, list)) else ()  # 2.5, True, "28": not sizes
+    if len(size) != 2 or not all(positive_int(s) for s in size):
         raise ConfigError(f"The 'resize' parameter must be a positive int or (height, width). Got {resize!r}.")
     return size
 
@@ -37,6 +42,8 @@ def parse_resize(resize: int | tuple[int, int] | None) -> tuple[int, int] | None
 @dataclass
 class Loader:
     """Iterable of (X float (B, 1, H, W), y int64 (B,)) minibatches over one resident split.
+
+    Splits of float features (synthetic regression data) are batched as they are.
 
     Each iteration is one epoch. With shuffle, epoch e of a loader seeded s always yields the same
     batches, whatever happened before: the permutation comes from a generator seeded (s, e).
@@ -50,7 +57,7 @@ class Loader:
     epoch: int = 0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ConfigError(f"The 'batch_size' parameter must be an int >= 1. Got {self.batch_size!r}.")
         self.resize = parse_resize(self.resize)
 
@@ -73,11 +80,24 @@ class Loader:
             end = min(start + bs, n)
             yield slice(start, end) if perm is None else perm[start:end]
 
+    def epoch_batches(self, epoch: int, raw: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The batches of one given epoch; uint8 images become floats, other features pass as they are.
+
+        raw=True yields uint8 images (B, H, W) unconverted, for models that fold the 1/255 into their
+        arithmetic (linnet.fast); it is ignored when a resize is asked for.
+        """
+        images, labels = self.split.images, self.split.labels
+        convert = images.dtype == torch.uint8 and not (raw and self.resize is None)
+        for idx in self.batch_indices(epoch):
+            if isinstance(idx, slice):
+                X, y = images[idx], labels[idx]
+            else:  # index_select: a plain row gather, 20x faster than advanced indexing on (N, H, W)
+                X, y = images.index_select(0, idx), labels.index_select(0, idx)
+            yield (to_float(X, self.resize) if convert else X), y
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         epoch, self.epoch = self.epoch, self.epoch + 1
-        images, labels = self.split.images, self.split.labels
-        for idx in self.batch_indices(epoch):
-            yield to_float(images[idx], self.resize), labels[idx]
+        return self.epoch_batches(epoch)
 
 
 def timed_pass(loader: Loader) -> float:

@@ -1,0 +1,100 @@
+"""Callbacks for the training loop: console progress, the run directory, a live notebook plot.
+
+Each receives the per-epoch record and acts on it; the loop itself stays free of I/O.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+from linnet.train import Callback, EpochRecord
+
+
+def format_record(r: EpochRecord, total: int) -> str:
+    width = len(str(total))
+    line = f"epoch {r.epoch:>{width}}/{total}  train loss {r.train_loss:.4f}"
+    if r.train_acc is not None:
+        line += f"  train acc {r.train_acc:.3f}  test acc {r.test_acc:.3f}"
+    else:
+        line += f"  test loss {r.test_loss:.6f}"
+    return line + f"  lr {r.lr:.4g}  {r.seconds:.2f} s"
+
+
+class ConsoleProgress(Callback):
+    """A tqdm bar over each epoch's minibatches (only on a terminal) and one printed line per epoch."""
+
+    def __init__(self, total_epochs: int, out=None) -> None:
+        self.total, self.out, self.bar = total_epochs, out or sys.stdout, None
+
+    def on_epoch_start(self, epoch: int, num_batches: int | None) -> None:
+        from tqdm.auto import tqdm
+        self.bar = tqdm(total=num_batches, desc=f"epoch {epoch}", leave=False, disable=None,
+                        unit="batch", file=sys.stderr)
+
+    def on_batch_end(self, step: int, loss: float) -> None:
+        if self.bar is not None and not self.bar.disable:
+            self.bar.update(1)
+            if step % 20 == 0:
+                self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+    def on_epoch_end(self, record, model, history) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        print(format_record(record, self.total), file=self.out, flush=True)
+
+
+class RunRecorder(Callback):
+    """After every epoch: checkpoint first (the source of truth), then metrics.csv, summary, curves.
+
+    curves.png is drawn on a background thread (matplotlib is slow next to an epoch of a linear
+    model); only the latest pending drawing is kept, and on_fit_end waits for it.
+    """
+
+    def __init__(self, run, meta: dict, summarize: Callable[[Sequence[EpochRecord]], dict]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+        self.run, self.meta, self.summarize = run, meta, summarize
+        self.pool, self.pending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linnet-plot"), None
+
+    def on_epoch_end(self, record, model, history) -> None:
+        self.run.save_checkpoint(model.state_dict(), list(history), self.meta)
+        self.run.write_metrics(list(history))
+        self.run.write_json("summary.json", self.summarize(history))
+        if self.pending is not None:
+            self.pending.cancel()  # not started yet: superseded by this epoch's drawing
+        self.pending = self.pool.submit(_draw_curves, list(history), self.run.path / "curves.png")
+
+    def on_fit_end(self, history, model) -> None:
+        if self.pending is not None and not self.pending.cancelled():
+            self.pending.result()  # re-raises a drawing error here, in the caller's thread
+        self.pool.shutdown(wait=True)
+
+
+def _draw_curves(history, path) -> None:
+    from linnet.plots import plot_curves, save_figure
+    save_figure(plot_curves(history), path)
+
+
+class LivePlot(Callback):
+    """In a notebook: one figure of the curves, redrawn in place after every epoch (the chapter's Animator)."""
+
+    def __init__(self) -> None:
+        self.handle = None
+
+    def on_epoch_end(self, record, model, history) -> None:
+        from IPython.display import display
+
+        from linnet.plots import plot_curves
+        fig = plot_curves(history)
+        if self.handle is None:
+            self.handle = display(fig, display_id=True)
+        else:
+            self.handle.update(fig)
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where a LivePlot makes sense)."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    ip = shell.get_ipython()
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"

@@ -1,0 +1,252 @@
+"""A whole training run: config -> data -> model -> fit -> run directory with plots and report.
+
+`train(config)` starts a run; `resume(run_dir, epochs)` continues one from its last checkpoint.
+Both return a `RunResult`. The CLI and the Python API call these; the fit loop lives in train.py.
+"""
+from __future__ import annotations
+
+import dataclasses
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from linnet.callbacks import ConsoleProgress, LivePlot, RunRecorder, in_notebook
+from linnet.config import TrainConfig
+from linnet.data.loader import Loader
+from linnet.data.sources import Dataset, Split, load_dataset
+from linnet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
+from linnet.errors import ConfigError
+from linnet.models import build_model
+from linnet.runs import RunDir
+from linnet.train import EpochRecord, evaluate, fit
+
+
+class RunInterrupted(Exception):
+    """Training was stopped by a signal; the run directory holds the last complete epoch."""
+
+    def __init__(self, run_dir: Path, completed: int, signal_name: str) -> None:
+        super().__init__(f"{signal_name}: training stopped; {run_dir} holds the last complete epoch ({completed}). "
+                         f"Continue with: linnet train --resume {run_dir}")
+        self.run_dir, self.completed, self.signal_name = run_dir, completed, signal_name
+
+
+def _interruptible(run: RunDir, fit_fn):
+    """Run fit_fn; on Ctrl-C or SIGTERM say where the run stands instead of a traceback."""
+    try:
+        return fit_fn()
+    except KeyboardInterrupt as exc:
+        _, history, _ = run.load_checkpoint()
+        raise RunInterrupted(run.path, len(history), type(exc).__name__) from None
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    history: list[EpochRecord]
+    summary: dict
+    model: object
+    dataset: Dataset
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("The 'device' cuda was asked for, but torch sees no GPU; use --device cpu or auto.")
+    return torch.device(name)
+
+
+def synthetic_dataset(seed: int) -> Dataset:
+    """The chapter's 1000 samples of y = Xw + b + noise (w = [2, -3.4], b = 4.2), plus 200 held out."""
+    train = synthetic_data(TRUE_W, TRUE_B, 1000, seed=seed)
+    test = synthetic_data(TRUE_W, TRUE_B, 200, seed=seed + 1_000_000)
+    return Dataset("synthetic", Split(*train), Split(*test), classes=())
+
+
+def load_for(cfg: TrainConfig) -> Dataset:
+    name = cfg.resolved("dataset")
+    return synthetic_dataset(cfg.seed) if name == "synthetic" else load_dataset(name, cfg.data_dir)
+
+
+def _loaders(cfg: TrainConfig, ds: Dataset) -> tuple[Loader, Loader]:
+    bs = cfg.resolved("batch_size")
+    return (Loader(ds.train, bs, shuffle=True, seed=cfg.seed, resize=cfg.resize),
+            Loader(ds.test, max(bs, 1024), shuffle=False, resize=cfg.resize))
+
+
+def _input_hw(cfg: TrainConfig, ds: Dataset) -> tuple[int, int] | None:
+    """(H, W) the model sees, None for feature vectors."""
+    if ds.name == "synthetic":
+        return None
+    return (cfg.resize, cfg.resize) if cfg.resize else tuple(ds.train.images.shape[1:])
+
+
+def _num_inputs(cfg: TrainConfig, ds: Dataset) -> int:
+    hw = _input_hw(cfg, ds)
+    return ds.train.images.shape[1] if hw is None else hw[0] * hw[1]
+
+
+def _summary(cfg: TrainConfig, history) -> dict:
+    last = history[-1]
+    return {"train_loss": last.train_loss, "train_acc": last.train_acc, "test_loss": last.test_loss,
+            "test_acc": last.test_acc, "epochs": len(history),
+            "train_seconds": round(sum(r.seconds for r in history), 4),
+            "dataset": cfg.resolved("dataset"), "model": cfg.model, "impl": cfg.impl, "solver": cfg.solver}
+
+
+def _config_json(cfg: TrainConfig, ds: Dataset, device: torch.device) -> dict:
+    import linnet
+    resolved = {f: cfg.resolved(f) for f in ("dataset", "epochs", "batch_size", "lr")}
+    return {"settings": dataclasses.asdict(cfg), "resolved": resolved, "lr_schedule": cfg.lr_schedule,
+            "device": str(device), "dataset": {"name": ds.name, "train": len(ds.train), "test": len(ds.test),
+                                               "classes": list(ds.classes),
+                                               "input_hw": _input_hw(cfg, ds), "num_inputs": _num_inputs(cfg, ds)},
+            "versions": {"linnet": linnet.__version__, "torch": torch.__version__,
+                         "python": platform.python_version()},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def _callbacks(cfg, run, total_epochs, extra, quiet):
+    cbs = [] if quiet else [ConsoleProgress(total_epochs)]
+    cbs.append(RunRecorder(run, {"model": cfg.model, "impl": cfg.impl}, lambda h: _summary(cfg, h)))
+    if in_notebook():
+        cbs.append(LivePlot())
+    return cbs + list(extra)
+
+
+def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, quiet):
+    train_iter, test_iter = _loaders(cfg, ds)
+    if cfg.solver == "lbfgs":
+        return _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, quiet)
+    return fit(model, train_iter, test_iter, epochs, cfg.resolved("lr"), lr_schedule=cfg.lr_schedule,
+               lr_gamma=cfg.lr_decay or 1.0, lr_step=cfg.lr_step, weight_decay=cfg.weight_decay,
+               start_epoch=start_epoch, history=history,
+               callbacks=_callbacks(cfg, run, start_epoch + epochs, callbacks, quiet), device=device)
+
+
+def _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, quiet):
+    """Full-batch L-BFGS to the convex optimum; recorded as one epoch."""
+    from linnet.solvers import lbfgs_softmax
+    start = time.perf_counter()
+    X = torch.cat([x.reshape(len(x), -1) for x, _ in train_iter.epoch_batches(0)]).to(device)
+    y = torch.cat([y for _, y in train_iter.epoch_batches(0)]).to(device)
+    W, b = lbfgs_softmax(X, y, len(ds.classes), weight_decay=cfg.weight_decay)
+    model.load_state_dict({"W": W.to(torch.float32), "b": b.to(torch.float32)})
+    train_loss, train_acc = evaluate(model, train_iter, device)
+    test_loss, test_acc = evaluate(model, test_iter, device)
+    record = EpochRecord(1, 1.0, train_loss, train_acc, test_loss, test_acc, time.perf_counter() - start)
+    for cb in _callbacks(cfg, run, 1, callbacks, quiet):
+        cb.on_epoch_end(record, model, [record])
+        cb.on_fit_end([record], model)
+    return [record]
+
+
+def train(cfg: TrainConfig, callbacks=(), quiet: bool = False) -> RunResult:
+    """Start a new run in runs_dir/name and train it; every epoch is checkpointed."""
+    ds = load_for(cfg)
+    device = resolve_device(cfg.device)
+    g = torch.Generator().manual_seed(cfg.seed)
+    model = build_model(cfg.model, cfg.impl, _num_inputs(cfg, ds), len(ds.classes) or 1, generator=g, device=device)
+    name = cfg.name or f"{cfg.model}-{ds.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run = RunDir.create(cfg.runs_dir, name)
+    with run:
+        run.write_json("config.json", _config_json(cfg, ds, device))
+        run.save_checkpoint(model.state_dict(), [], {"model": cfg.model, "impl": cfg.impl})  # epoch 0
+        history = _interruptible(run, lambda: _fit(cfg, model, ds, device, run, 0, [], cfg.resolved("epochs"),
+                                                   callbacks, quiet))
+        return _finish(cfg, run, model, ds, history, device)
+
+
+def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False, **overrides) -> RunResult:
+    """Continue a run from its last checkpoint for `epochs` more (default: the run's own epoch count)."""
+    run = RunDir.open(run_dir)
+    cfg = read_config(run, **overrides)
+    if cfg.solver == "lbfgs":
+        raise ConfigError(f"{run.path} was solved by L-BFGS to the optimum; there is nothing to continue")
+    with run:
+        state, history, meta = run.load_checkpoint()
+        ds = load_for(cfg)
+        device = resolve_device(cfg.device)
+        model = build_model(cfg.model, cfg.impl, _num_inputs(cfg, ds), len(ds.classes) or 1, device=device)
+        try:
+            model.load_state_dict(state)
+        except ConfigError as exc:
+            raise ConfigError(f"{run.path / 'checkpoint.safetensors'}: {exc}") from None
+        if "rng_state" in meta:
+            torch.set_rng_state(meta["rng_state"])
+        more = epochs if epochs is not None else cfg.resolved("epochs")
+        done = history
+        history = _interruptible(run, lambda: _fit(cfg, model, ds, device, run, len(done), done, more,
+                                                   callbacks, quiet))
+        return _finish(cfg, run, model, ds, history, device)
+
+
+@dataclass
+class LoadedRun:
+    """A trained run read back from its directory: settings, model at its last checkpoint, class names."""
+    run_dir: Path
+    config: TrainConfig
+    model: object
+    classes: tuple[str, ...]
+    input_hw: tuple[int, int] | None
+    history: list[EpochRecord]
+
+
+def read_config(run: RunDir, **overrides) -> TrainConfig:
+    settings = run.read_json("config.json").get("settings")
+    try:
+        return dataclasses.replace(TrainConfig(**settings), **{k: v for k, v in overrides.items() if v is not None})
+    except TypeError as exc:
+        raise ConfigError(f"{run.path / 'config.json'}: settings do not match this linnet ({exc})") from None
+
+
+def load_run(run_dir, device: str = "cpu") -> LoadedRun:
+    """The model of a run directory at its last checkpoint (for evaluate and predict)."""
+    run = RunDir.open(run_dir)
+    cfg = read_config(run)
+    info = run.read_json("config.json").get("dataset", {})
+    state, history, _ = run.load_checkpoint()
+    num_inputs = int(info.get("num_inputs", 0))
+    classes = tuple(info.get("classes") or ())
+    model = build_model(cfg.model, cfg.impl, num_inputs, len(classes) or 1, device=resolve_device(device))
+    try:
+        model.load_state_dict(state)
+    except ConfigError as exc:
+        raise ConfigError(f"{run.path / 'checkpoint.safetensors'}: {exc}") from None
+    hw = info.get("input_hw")
+    return LoadedRun(run.path, cfg, model, classes, tuple(hw) if hw else None, history)
+
+
+def _finish(cfg, run, model, ds, history, device) -> RunResult:
+    """Final figures and report; for linear regression, the errors in w and b."""
+    from linnet.plots import plot_confusion, plot_predictions, plot_scatter, plot_weights, save_figure
+    from linnet.report import write_report
+    from linnet.metrics import confusion_matrix
+    from linnet.train import predict
+    summary = _summary(cfg, history)
+    if model.kind == "linear":
+        state = model.state_dict()
+        summary["w_error"] = (torch.tensor(TRUE_W) - state["w"].reshape(-1).cpu()).tolist()
+        summary["b_error"] = TRUE_B - float(state["b"].reshape(-1)[0])
+        save_figure(plot_scatter(ds.train.images, ds.train.labels), run.path / "scatter.png")
+    else:
+        _, test_iter = _loaders(cfg, ds)
+        preds = torch.cat([predict(model, X.to(device)).cpu() for X, _ in test_iter.epoch_batches(0)])
+        labels = ds.test.labels
+        n = min(18, len(labels))
+        X18, _ = next(iter(Loader(ds.test, n, resize=cfg.resize)))
+        save_figure(plot_predictions(X18, ds.text_labels(labels[:n]), ds.text_labels(preds[:n])),
+                    run.path / "predictions.png")
+        save_figure(plot_confusion(confusion_matrix(labels, preds, len(ds.classes)), ds.classes),
+                    run.path / "confusion.png")
+        hw = tuple(X18.shape[-2:])
+        save_figure(plot_weights(model.state_dict()["W"], hw, ds.classes), run.path / "weights.png")
+        summary["per_class_acc"] = {
+            c: float((preds[labels == i] == i).double().mean()) if (labels == i).any() else None
+            for i, c in enumerate(ds.classes)}
+    run.write_json("summary.json", summary)
+    write_report(run.path)
+    return RunResult(run.path, history, summary, model, ds)

@@ -1,0 +1,33 @@
+"""Metrics: accuracy, running sums (the chapter's Accumulator) and the confusion matrix."""
+from __future__ import annotations
+
+import torch
+
+
+def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> int:
+    """Number of correct predictions: argmax of the logits (B, k) against labels (B,)."""
+    if y_hat.ndim > 1 and y_hat.shape[1] > 1:
+        y_hat = y_hat.argmax(dim=1)
+    return int((y_hat.to(y.dtype) == y).sum())
+
+
+class Accumulator:
+    """Running sums of n quantities (e.g. loss sum, correct count, sample count)."""
+
+    def __init__(self, n: int) -> None:
+        self.data = [0.0] * n
+
+    def add(self, *args: float) -> None:
+        self.data = [a + float(b) for a, b in zip(self.data, args)]
+
+    def reset(self) -> None:
+        self.data = [0.0] * len(self.data)
+
+    def __getitem__(self, idx: int) -> float:
+        return self.data[idx]
+
+
+def confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(k, k) counts: row = true class, column = predicted class."""
+    idx = y_true.long() * num_classes + y_pred.long()
+    return torch.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)

@@ -1,0 +1,117 @@
+"""The training loop: epochs x minibatches -> SGD steps, metrics, per-epoch test evaluation.
+
+The loop knows nothing of plots, files or notebooks. Callbacks receive each epoch's record and act
+on it (progress bar, live plot, checkpoint). A non-finite loss stops training at that very step.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+
+from linnet.errors import LinnetError
+from linnet.metrics import Accumulator
+from linnet.schedules import learning_rate
+from linnet.scratch import cross_entropy
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One row of metrics.csv. Accuracies are None for linear regression."""
+    epoch: int            # 1-based, counted over the whole run (a resumed run continues the count)
+    lr: float
+    train_loss: float     # mean per-sample loss over the epoch, measured before each step
+    train_acc: float | None
+    test_loss: float
+    test_acc: float | None
+    seconds: float        # wall time of the epoch's training steps and test evaluation
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class TrainingDiverged(LinnetError):
+    """The loss became NaN or infinite; the message says where, with what lr, and what to try."""
+
+
+class Callback:
+    """Hooks the loop calls; override what you need."""
+
+    def on_epoch_start(self, epoch: int, num_batches: int | None) -> None: ...
+    def on_batch_end(self, step: int, loss: float) -> None: ...
+    def on_epoch_end(self, record: EpochRecord, model, history: Sequence[EpochRecord]) -> None: ...
+    def on_fit_end(self, history: Sequence[EpochRecord], model) -> None: ...
+
+
+def _batches(loader, epoch: int, model=None) -> Iterable:
+    """A linnet Loader yields epoch `epoch`'s batches exactly (resume depends on it); any iterable works.
+
+    Models that take raw uint8 images (linnet.fast) get them unconverted: one pass less per batch.
+    """
+    if not hasattr(loader, "epoch_batches"):
+        return loader
+    return loader.epoch_batches(epoch, raw=getattr(model, "accepts_uint8", False))
+
+
+def evaluate(model, loader, device=None) -> tuple[float, float | None]:
+    """(mean per-sample loss, accuracy or None for regression) over a loader."""
+    metric = Accumulator(3)  # loss sum, correct, count
+    classify = model.kind == "softmax"
+    for X, y in _batches(loader, 0, model):
+        if device is not None:
+            X, y = X.to(device), y.to(device)
+        if classify:  # one forward pass gives both the loss and the predictions
+            O = model.forward(X)                                            # (B, k) logits
+            metric.add(cross_entropy(O, y).sum(), (O.argmax(1) == y).sum(), len(y))
+        else:
+            metric.add(model.loss(X, y).sum(), 0, len(y))
+    return metric[0] / metric[2], (metric[1] / metric[2] if classify else None)
+
+
+def predict(model, X: torch.Tensor) -> torch.Tensor:
+    """Class indices (B,) for softmax regression, predictions (B, 1) for linear regression."""
+    out = model.forward(X)
+    return out.argmax(dim=1) if model.kind == "softmax" else out
+
+
+def fit(model, train_iter, test_iter, epochs: int, lr: float = 0.1, *, lr_schedule: str = "constant",
+        lr_gamma: float = 0.9, lr_step: int = 1, weight_decay: float = 0.0, start_epoch: int = 0,
+        history: Sequence[EpochRecord] = (), callbacks: Sequence[Callback] = (), device=None) -> list[EpochRecord]:
+    """Train `epochs` more epochs after `start_epoch` completed ones; returns the whole history.
+
+    Epoch e (0-based) uses lr = learning_rate(lr_schedule, lr, e, lr_gamma, lr_step) and, with a
+    linnet Loader, the batches of epoch e: so 5 epochs then 5 more equal 10 at once, bit for bit.
+    """
+    history = list(history)
+    classify = model.kind == "softmax"
+    for epoch in range(start_epoch, start_epoch + epochs):
+        epoch_lr = learning_rate(lr_schedule, lr, epoch, lr_gamma, lr_step)
+        num_batches = len(train_iter) if hasattr(train_iter, "__len__") else None
+        for cb in callbacks:
+            cb.on_epoch_start(epoch + 1, num_batches)
+        start = time.perf_counter()
+        metric = Accumulator(3)  # loss sum, correct, count
+        for step, (X, y) in enumerate(_batches(train_iter, epoch, model), start=1):
+            if device is not None:
+                X, y = X.to(device), y.to(device)
+            loss_sum, correct = model.train_step(X, y, epoch_lr, weight_decay)
+            if not math.isfinite(loss_sum):
+                raise TrainingDiverged(
+                    f"the loss became {loss_sum} at epoch {epoch + 1}, step {step} (lr {epoch_lr:g}); "
+                    "training stopped there. Try a smaller --lr (the chapter uses 0.1) or an --lr-decay.")
+            metric.add(loss_sum, correct, len(y))
+            for cb in callbacks:
+                cb.on_batch_end(step, loss_sum / len(y))
+        test_loss, test_acc = evaluate(model, test_iter, device)
+        record = EpochRecord(epoch + 1, epoch_lr, metric[0] / metric[2],
+                             metric[1] / metric[2] if classify else None, test_loss, test_acc,
+                             time.perf_counter() - start)
+        history.append(record)
+        for cb in callbacks:
+            cb.on_epoch_end(record, model, history)
+    for cb in callbacks:
+        cb.on_fit_end(history, model)
+    return history

@@ -1,0 +1,143 @@
+"""Shared helpers for the training / run-directory / CLI tests (not fixtures of conftest.py).
+
+Import what you need: `from helpers_train import run_cli, is_png, no_plots  # noqa: F401`.
+"""
+from __future__ import annotations
+
+import html.parser
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from linnet.data.sources import Split
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def is_png(path) -> bool:
+    """True when `path` is a whole PNG: the signature, and Pillow can decode every pixel."""
+    from PIL import Image
+    path = Path(path)
+    if not path.is_file() or path.read_bytes()[:8] != PNG_SIGNATURE:
+        return False
+    with Image.open(path) as im:
+        im.load()
+        return im.format == "PNG" and im.width > 0 and im.height > 0
+
+
+def run_cli(argv, capsys) -> tuple[int, str, str]:
+    """linnet.cli.main(argv) -> (exit code, stdout, stderr); argparse's SystemExit is an exit code too."""
+    from linnet.cli import main
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as exc:
+        rc = exc.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def read_json(path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def metrics_rows(run_dir) -> list[dict]:
+    import csv
+    with open(Path(run_dir) / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+class _Refs(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.refs += [v for k, v in attrs if k in ("src", "href") and v is not None]
+
+
+def html_refs(path) -> list[str]:
+    """Every src= and href= value in an HTML file."""
+    parser = _Refs()
+    parser.feed(Path(path).read_text())
+    return parser.refs
+
+
+def checkpoint_state(run_dir) -> dict[str, torch.Tensor]:
+    from linnet.runs import RunDir
+    state, _, _ = RunDir(run_dir).load_checkpoint()
+    return state
+
+
+def rewrite_checkpoint_metadata(path, **changes: str) -> None:
+    """Edit the string metadata of a safetensors file in place, keeping the tensors' bytes as they are."""
+    path = Path(path)
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    header["__metadata__"].update(changes)
+    new = json.dumps(header).encode()
+    new += b" " * (-len(new) % 8)  # keep the data section 8-byte aligned, as safetensors writes it
+    path.write_bytes(struct.pack("<Q", len(new)) + new + data[8 + n:])
+
+
+def stripes_arrays(n_train: int, n_test: int, size: int = 28, seed: int = 0) -> dict[str, np.ndarray]:
+    """uint8 images whose class is which horizontal band is bright (plus noise): learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    band = size // 10
+
+    def make(n: int):
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        images = rng.integers(0, 60, size=(n, size, size)).astype(np.uint8)
+        for i, c in enumerate(labels):
+            images[i, c * band:(c + 1) * band, :] = rng.integers(180, 256, size=(band, size))
+        return images, labels
+
+    tr_x, tr_y = make(n_train)
+    te_x, te_y = make(n_test)
+    return {"train_images": tr_x, "train_labels": tr_y, "test_images": te_x, "test_labels": te_y}
+
+
+IDX_NAMES = {"train_images": "train-images-idx3-ubyte.gz", "train_labels": "train-labels-idx1-ubyte.gz",
+             "test_images": "t10k-images-idx3-ubyte.gz", "test_labels": "t10k-labels-idx1-ubyte.gz"}
+
+
+def write_idx_dataset(directory, n_train: int = 300, n_test: int = 100, size: int = 28) -> dict[str, np.ndarray]:
+    """The four standard IDX files (gzip) of a learnable fake dataset in `directory`."""
+    from linnet.data.idx import write_idx
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = stripes_arrays(n_train, n_test, size)
+    for role, name in IDX_NAMES.items():
+        write_idx(directory / name, arrays[role], compress=True)
+    return arrays
+
+
+def tiny_split(n: int = 64, size: int = 4, seed: int = 0) -> Split:
+    """A linearly separable 4-class image split: class c lights up row c of a size x size image."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 4
+    images = torch.randint(0, 40, (n, size, size), generator=g, dtype=torch.uint8)
+    images[torch.arange(n), labels] = 255
+    return Split(images, labels.to(torch.int64))
+
+
+def _tiny_png(path) -> None:
+    from PIL import Image
+    Image.new("L", (2, 2)).save(path, format="PNG")
+
+
+@pytest.fixture
+def no_plots(monkeypatch):
+    """Skip matplotlib in tests about numbers, not figures: each figure becomes a 2x2 PNG.
+
+    Drawing the figures takes seconds per run (curves after every epoch, four at the end); the
+    figures themselves are tested by test_plots.py and by one full end-to-end run.
+    """
+    import linnet.plots as plots
+    for name in ("plot_curves", "plot_predictions", "plot_confusion", "plot_weights", "plot_scatter"):
+        monkeypatch.setattr(plots, name, lambda *a, **k: None)
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path, dpi=100: _tiny_png(path))

@@ -1,0 +1,118 @@
+import io
+import sys
+import types
+
+import pytest
+import torch
+from helpers_train import is_png, metrics_rows, read_json, tiny_split
+from matplotlib.figure import Figure
+
+from linnet.callbacks import ConsoleProgress, LivePlot, RunRecorder, format_record, in_notebook
+from linnet.data.loader import Loader
+from linnet.models import build_model
+from linnet.runs import RunDir
+from linnet.train import EpochRecord, fit
+
+
+def tiny_fit(epochs, callbacks):
+    model = build_model("softmax", "fast", 16, 4, generator=torch.Generator().manual_seed(0))
+    train_iter = Loader(tiny_split(32), 8, shuffle=True, seed=0)
+    test_iter = Loader(tiny_split(16, seed=1), 16)
+    return model, fit(model, train_iter, test_iter, epochs, lr=0.5, callbacks=callbacks)
+
+
+class FakeHandle:
+    def __init__(self):
+        self.updates = []
+
+    def update(self, obj):
+        self.updates.append(obj)
+
+
+@pytest.fixture
+def fake_display(monkeypatch):
+    calls = []
+    handle = FakeHandle()
+
+    def display(obj, display_id=None, **kwargs):
+        calls.append((obj, display_id))
+        return handle
+
+    # IPython is not a dependency of linnet (only a notebook has it): stand in for it whether
+    # or not it is installed, so the test sees exactly the calls LivePlot makes
+    ipython = types.ModuleType("IPython")
+    ipython.version_info = (9, 0, 0)   # matplotlib reads it when it makes a canvas
+    ipython.display = types.ModuleType("IPython.display")
+    ipython.display.display = display
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", ipython.display)
+    return calls, handle
+
+
+def test_liveplot_displays_once_then_updates_in_place(fake_display):
+    calls, handle = fake_display
+    live = LivePlot()
+    tiny_fit(3, [live])
+    assert len(calls) == 1                       # one output area for the whole run
+    fig, display_id = calls[0]
+    assert isinstance(fig, Figure) and display_id is True
+    assert len(handle.updates) == 2              # epochs 2 and 3 redraw it in place
+    assert all(isinstance(f, Figure) for f in handle.updates)
+    # each update shows the whole history so far
+    assert [len(f.axes[0].lines[0].get_xdata()) for f in [fig, *handle.updates]] == [1, 2, 3]
+    assert live.handle is handle
+
+
+def test_in_notebook_is_false_outside_jupyter(monkeypatch):
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    assert in_notebook() is False
+
+
+@pytest.mark.parametrize("shell, expected", [("ZMQInteractiveShell", True), ("TerminalInteractiveShell", False),
+                                             (None, False)])
+def test_in_notebook_recognises_a_jupyter_kernel(monkeypatch, shell, expected):
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: None if shell is None else type(shell, (), {})()
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    assert in_notebook() is expected
+
+
+def test_console_progress_prints_one_line_per_epoch():
+    out = io.StringIO()
+    tiny_fit(3, [ConsoleProgress(3, out=out)])
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3
+    for e, line in enumerate(lines, start=1):
+        assert line.startswith(f"epoch {e}/3  train loss ")
+        assert "train acc" in line and "test acc" in line and "lr 0.5" in line
+
+
+def test_format_record_for_classification_and_regression():
+    r = EpochRecord(7, 0.05, 0.123456, 0.9, 0.2, 0.875, 1.5)
+    assert format_record(r, 10) == "epoch  7/10  train loss 0.1235  train acc 0.900  test acc 0.875  lr 0.05  1.50 s"
+    lin = EpochRecord(1, 0.03, 0.04, None, 5e-5, None, 0.01)
+    assert format_record(lin, 3) == "epoch 1/3  train loss 0.0400  test loss 0.000050  lr 0.03  0.01 s"
+
+
+def test_run_recorder_writes_checkpoint_metrics_summary_every_epoch_and_curves_by_the_end(tmp_path):
+    run = RunDir.create(tmp_path, "rec")
+    seen = []
+
+    class Probe:   # runs after the recorder: the files already describe the epoch just ended
+        def on_epoch_start(self, *a): ...
+        def on_batch_end(self, *a): ...
+        def on_fit_end(self, *a): ...
+
+        def on_epoch_end(self, record, model, history):
+            state, saved, meta = run.load_checkpoint()
+            assert saved == history and meta == {"impl": "fast", "rng_state": meta["rng_state"]}
+            assert torch.equal(state["W"], model.state_dict()["W"])
+            assert len(metrics_rows(run.path)) == record.epoch
+            assert read_json(run.path / "summary.json") == {"epochs": record.epoch}
+            seen.append(record.epoch)
+
+    recorder = RunRecorder(run, {"impl": "fast"}, lambda h: {"epochs": len(h)})
+    tiny_fit(3, [recorder, Probe()])
+    assert seen == [1, 2, 3]
+    assert is_png(run.path / "curves.png")              # drawn, at the latest, when fit ends
+    assert not any(p.name.endswith(".tmp") for p in run.path.iterdir())

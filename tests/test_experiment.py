@@ -1,0 +1,176 @@
+"""The Python API of a whole run: linnet.experiment.train / resume / load_run."""
+import subprocess
+import sys
+
+import pytest
+import torch
+from helpers_train import checkpoint_state, metrics_rows, no_plots, read_json, run_cli  # noqa: F401
+
+from linnet.config import TrainConfig
+from linnet.data.loader import Loader
+from linnet.errors import ConfigError
+from linnet.experiment import RunInterrupted, RunResult, load_run, resolve_device, resume, train
+from linnet.runs import LOCK, RunBusy
+from linnet.train import Callback, predict
+
+
+def cfg(tmp_path, name, **kw):
+    return TrainConfig(dataset="digits", runs_dir=str(tmp_path), name=name, **{"epochs": 2, **kw})
+
+
+def test_train_returns_the_run_and_writes_its_directory(tmp_path, no_plots, capsys):
+    result = train(cfg(tmp_path, "api"))
+    assert isinstance(result, RunResult)
+    assert result.run_dir == tmp_path / "api"
+    assert [r.epoch for r in result.history] == [1, 2]
+    assert result.summary == read_json(tmp_path / "api" / "summary.json")
+    assert result.summary["test_acc"] == result.history[-1].test_acc
+    assert result.dataset.name == "digits"
+    out = capsys.readouterr().out
+    assert [line[:10] for line in out.splitlines()] == ["epoch 1/2 ", "epoch 2/2 "]
+    for name in ("W", "b"):
+        assert torch.equal(checkpoint_state(result.run_dir)[name], result.model.state_dict()[name])
+    assert not (result.run_dir / LOCK).exists()
+
+
+def test_train_without_a_name_makes_one(tmp_path, no_plots):
+    result = train(TrainConfig(dataset="digits", epochs=1, runs_dir=str(tmp_path)), quiet=True)
+    assert result.run_dir.parent == tmp_path and result.run_dir.name.startswith("softmax-digits-")
+
+
+def test_load_run_gives_back_the_trained_model(tmp_path, no_plots):
+    result = train(cfg(tmp_path, "api"), quiet=True)
+    loaded = load_run(result.run_dir)
+    assert loaded.config == cfg(tmp_path, "api")
+    assert loaded.classes == tuple("0123456789") and loaded.input_hw == (8, 8)
+    assert loaded.history == result.history
+    X, _ = next(iter(Loader(result.dataset.test, 100)))
+    assert torch.equal(predict(loaded.model, X), predict(result.model, X))
+
+
+def test_resume_continues_the_count_and_the_summary(tmp_path, no_plots):
+    first = train(cfg(tmp_path, "r"), quiet=True)
+    more = resume(first.run_dir, epochs=3, quiet=True)
+    assert more.run_dir == first.run_dir
+    assert [r.epoch for r in more.history] == [1, 2, 3, 4, 5]
+    assert more.history[:2] == first.history
+    assert more.summary["epochs"] == 5
+    assert more.summary["train_seconds"] == pytest.approx(sum(r.seconds for r in more.history), abs=1e-3)
+    assert len(metrics_rows(first.run_dir)) == 5
+    again = resume(first.run_dir, quiet=True)          # default: the run's own epoch count (2) more
+    assert again.summary["epochs"] == 7
+
+
+class InterruptAt(Callback):
+    def __init__(self, epoch, step):
+        self.epoch, self.step, self.current = epoch, step, 0
+
+    def on_epoch_start(self, epoch, num_batches):
+        self.current = epoch
+
+    def on_batch_end(self, step, loss):
+        if (self.current, step) == (self.epoch, self.step):
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_keeps_the_last_complete_epoch_and_resume_is_still_exact(tmp_path, no_plots):
+    with pytest.raises(RunInterrupted, match=r"holds the last complete epoch \(1\)\. Continue with: "
+                                             r"linnet train --resume .*stopped") as info:
+        train(cfg(tmp_path, "stopped", epochs=3), callbacks=[InterruptAt(2, 10)], quiet=True)
+    assert info.value.completed == 1 and info.value.signal_name == "KeyboardInterrupt"
+    run_dir = tmp_path / "stopped"
+    assert not (run_dir / LOCK).exists()
+    assert len(metrics_rows(run_dir)) == 1
+    resumed = resume(run_dir, epochs=2, quiet=True)
+    straight = train(cfg(tmp_path, "straight", epochs=3), quiet=True)
+    for name in ("W", "b"):
+        assert torch.equal(resumed.model.state_dict()[name], straight.model.state_dict()[name])
+    assert resumed.summary["epochs"] == 3
+
+
+def test_interrupt_before_the_first_epoch_completes(tmp_path, no_plots):
+    with pytest.raises(RunInterrupted) as info:
+        train(cfg(tmp_path, "early"), callbacks=[InterruptAt(1, 1)], quiet=True)
+    assert info.value.completed == 0
+    assert len(resume(tmp_path / "early", epochs=1, quiet=True).history) == 1
+
+
+def test_resume_refuses_a_run_another_live_process_holds(tmp_path, no_plots, capsys):
+    train(cfg(tmp_path, "busy", epochs=1), quiet=True)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "busy" / LOCK).write_text(str(other.pid))
+        before = (tmp_path / "busy" / "checkpoint.safetensors").read_bytes()
+        with pytest.raises(RunBusy, match=rf"in use by another linnet process \(pid {other.pid}\)"):
+            resume(tmp_path / "busy", epochs=1, quiet=True)
+        rc, _, err = run_cli(["train", "--resume", tmp_path / "busy", "--epochs", 1], capsys)
+        assert rc == 2 and err.startswith("linnet train: error: ") and len(err.strip().splitlines()) == 1
+        assert (tmp_path / "busy" / "checkpoint.safetensors").read_bytes() == before
+        assert (tmp_path / "busy" / LOCK).read_text() == str(other.pid)
+    finally:
+        other.kill()
+        other.wait(timeout=10)
+
+
+def test_train_refuses_an_existing_run_without_touching_it(tmp_path, no_plots):
+    first = train(cfg(tmp_path, "once", epochs=1), quiet=True)
+    before = {p.name: p.read_bytes() for p in first.run_dir.iterdir()}
+    with pytest.raises(ConfigError, match=r"already exists; resume it with --resume"):
+        train(cfg(tmp_path, "once", epochs=1), quiet=True)
+    assert {p.name: p.read_bytes() for p in first.run_dir.iterdir()} == before
+
+
+def test_resolve_device(monkeypatch):
+    assert resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(ConfigError, match=r"The 'device' cuda was asked for, but torch sees no GPU"):
+        resolve_device("cuda")
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(lr=0.0), r"The 'lr' parameter must be a float in \(0, inf\)\. Got 0\.0\."),
+    (dict(lr=-0.1), r"The 'lr' parameter must be a float in \(0, inf\)\. Got -0\.1\."),
+    (dict(batch_size=0), r"The 'batch_size' parameter must be an int >= 1\. Got 0\."),
+    (dict(epochs=0), r"The 'epochs' parameter must be an int >= 1\. Got 0\."),
+    (dict(dataset="nope"), r"The 'dataset' parameter must be one of .*Got 'nope'\."),
+    (dict(model="linear", dataset="digits"), r"does not fit the dataset 'digits'"),
+    (dict(solver="lbfgs", model="linear"), r"lbfgs is for softmax regression"),
+    (dict(name="a/b"), r"The 'name' parameter must be a plain directory name"),
+])
+def test_train_config_validation(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        TrainConfig(**kw)
+
+
+def test_train_config_dataset_defaults():
+    assert TrainConfig().resolved("dataset") == "fashion-mnist"
+    assert TrainConfig(model="linear").resolved("dataset") == "synthetic"
+    c = TrainConfig(dataset="digits")
+    assert (c.resolved("batch_size"), c.resolved("epochs"), c.resolved("lr")) == (16, 20, 0.1)
+    lin = TrainConfig(model="linear")
+    assert (lin.resolved("batch_size"), lin.resolved("epochs"), lin.resolved("lr")) == (10, 3, 0.03)
+    assert TrainConfig(dataset="digits", batch_size=64).resolved("batch_size") == 64
+    assert TrainConfig().lr_schedule == "constant"
+    assert TrainConfig(lr_decay=0.9).lr_schedule == "exponential"
+    assert TrainConfig(lr_decay=0.9, lr_step=3).lr_schedule == "step"
+
+
+class Events(Callback):
+    def __init__(self):
+        self.events = []
+
+    def on_epoch_end(self, record, model, history):
+        self.events.append(("epoch_end", record.epoch, len(history)))
+
+    def on_fit_end(self, history, model):
+        self.events.append(("fit_end", len(history)))
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_callbacks_of_a_run_see_every_epoch_then_the_end(tmp_path, no_plots, solver):
+    events = Events()
+    result = train(cfg(tmp_path, solver, solver=solver), callbacks=[events], quiet=True)
+    n = len(result.history)
+    assert n == (2 if solver == "sgd" else 1)
+    assert events.events == [("epoch_end", e, e) for e in range(1, n + 1)] + [("fit_end", n)]

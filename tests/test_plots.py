@@ -1,0 +1,127 @@
+import pytest
+import torch
+from helpers_train import is_png
+from matplotlib.figure import Figure
+
+from linnet import plots
+from linnet.train import EpochRecord
+
+CLASSES = tuple(f"class {i}" for i in range(4))
+
+
+def history(n=3, regression=False):
+    return [EpochRecord(e, 0.1, 1.0 / e, None if regression else 0.5 + e / 10, 1.2 / e,
+                        None if regression else 0.4 + e / 10, 0.1) for e in range(1, n + 1)]
+
+
+def titles(fig):
+    return [ax.get_title() for ax in fig.axes if ax.get_title()]
+
+
+def test_save_figure_writes_a_valid_png_atomically(tmp_path):
+    fig = Figure()
+    fig.subplots().plot([0, 1], [1, 0])
+    path = tmp_path / "line.png"
+    path.write_bytes(b"old")
+    plots.save_figure(fig, path)
+    assert is_png(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["line.png"]   # no temporary left
+
+
+def test_show_images_titles_every_image_and_blanks_the_rest(tmp_path):
+    X = torch.rand(5, 1, 8, 8)
+    fig = plots.show_images(X, 2, 3, titles=["a", "b", "c", "d", "e"])
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 6
+    assert titles(fig) == ["a", "b", "c", "d", "e"]
+    assert [len(ax.images) for ax in fig.axes] == [1, 1, 1, 1, 1, 0]
+    plots.save_figure(fig, tmp_path / "grid.png")
+    assert is_png(tmp_path / "grid.png")
+
+
+def test_show_images_accepts_hw_arrays_and_no_titles():
+    fig = plots.show_images(torch.rand(2, 6, 5).numpy(), 1, 2)
+    assert titles(fig) == []
+    assert fig.axes[0].images[0].get_array().shape == (6, 5)
+
+
+def test_plot_curves_classification_and_regression(tmp_path):
+    fig = plots.plot_curves(history(4))
+    assert isinstance(fig, Figure)
+    labels = [line.get_label() for line in fig.axes[0].lines]
+    assert labels == ["train loss", "train acc", "test acc"]
+    assert list(fig.axes[0].lines[0].get_xdata()) == [1, 2, 3, 4]
+    plots.save_figure(fig, tmp_path / "curves.png")
+    assert is_png(tmp_path / "curves.png")
+
+    fig = plots.plot_curves(history(2, regression=True))
+    assert [line.get_label() for line in fig.axes[0].lines] == ["train loss", "test loss"]
+    assert fig.axes[0].get_yscale() == "log"
+    plots.save_figure(fig, tmp_path / "curves-linear.png")
+    assert is_png(tmp_path / "curves-linear.png")
+
+
+def test_plot_curves_of_one_epoch(tmp_path):
+    plots.save_figure(plots.plot_curves(history(1)), tmp_path / "one.png")
+    assert is_png(tmp_path / "one.png")
+
+
+def test_plot_predictions_marks_wrong_ones_red(tmp_path):
+    fig = plots.plot_predictions(torch.rand(3, 1, 8, 8), ["cat", "dog", "cow"], ["cat", "cow", "cow"], num_cols=3)
+    assert isinstance(fig, Figure)
+    assert titles(fig) == ["cat\ncat", "dog\ncow", "cow\ncow"]
+    assert [ax.title.get_color() for ax in fig.axes] == ["black", "red", "black"]
+    plots.save_figure(fig, tmp_path / "predictions.png")
+    assert is_png(tmp_path / "predictions.png")
+
+
+def test_plot_confusion_writes_the_counts(tmp_path):
+    m = torch.tensor([[5, 1, 0, 0], [0, 4, 2, 0], [0, 0, 6, 0], [1, 0, 0, 3]])
+    fig = plots.plot_confusion(m, CLASSES)
+    assert isinstance(fig, Figure)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert len(texts) == 16 and texts[:4] == ["5", "1", "0", "0"] and texts[-1] == "3"
+    plots.save_figure(fig, tmp_path / "confusion.png")
+    assert is_png(tmp_path / "confusion.png")
+
+
+def test_plot_weights_shows_one_image_per_class(tmp_path):
+    fig = plots.plot_weights(torch.randn(6 * 5, 4), (6, 5), CLASSES)
+    assert isinstance(fig, Figure)
+    assert titles(fig) == list(CLASSES)
+    assert fig.axes[0].images[0].get_array().shape == (6, 5)
+    plots.save_figure(fig, tmp_path / "weights.png")
+    assert is_png(tmp_path / "weights.png")
+
+
+def test_plot_weights_of_all_zero_weights(tmp_path):
+    plots.save_figure(plots.plot_weights(torch.zeros(4, 2), (2, 2), ("a", "b")), tmp_path / "zero.png")
+    assert is_png(tmp_path / "zero.png")
+
+
+def test_plot_scatter(tmp_path):
+    X, y = torch.randn(50, 2), torch.randn(50, 1)
+    fig = plots.plot_scatter(X, y)
+    assert isinstance(fig, Figure)
+    assert fig.axes[0].get_xlabel() == "feature x2"
+    assert fig.axes[0].collections[0].get_offsets().shape == (50, 2)
+    plots.save_figure(fig, tmp_path / "scatter.png")
+    assert is_png(tmp_path / "scatter.png")
+
+
+def test_plot_losses_draws_l2_l1_huber_and_logsumexp(tmp_path):
+    fig = plots.plot_losses()
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 4
+    loss_ax, lik_ax, grad_ax, lse_ax = fig.axes
+    labels = [line.get_label() for line in loss_ax.lines]
+    assert len(labels) == 3 and labels[0].startswith("L2") and labels[1].startswith("L1") and "Huber" in labels[2]
+    assert "LogSumExp" in lse_ax.get_title()
+    # gradients: L2 is y', L1 is sign(y'), Huber is clip(y', -1, 1)
+    x, g_l2 = grad_ax.lines[0].get_data()
+    _, g_l1 = grad_ax.lines[1].get_data()
+    _, g_huber = grad_ax.lines[2].get_data()
+    assert g_l2[-1] == pytest.approx(3.0) and g_l1[-1] == pytest.approx(1.0) and g_huber[-1] == pytest.approx(1.0)
+    assert g_l2[0] == pytest.approx(-3.0) and g_huber[0] == pytest.approx(-1.0)
+    plots.save_figure(fig, tmp_path / "losses.png")
+    assert is_png(tmp_path / "losses.png")

@@ -1,0 +1,37 @@
+"""The README's Python API example runs as written (in a scratch directory)."""
+import contextlib
+import io
+import re
+from pathlib import Path
+
+from helpers_train import is_png, read_json
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def python_api_example() -> str:
+    text = README.read_text()
+    section = text.split("\n## Python API\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 1, "expected one python block under '## Python API'"
+    return blocks[0]
+
+
+def test_the_python_api_example_runs(tmp_path, monkeypatch):
+    code = python_api_example()
+    assert "linnet.fit(" in code and "linnet.train(" in code
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, str(README) + ":Python API", "exec"), {"__name__": "readme_example"})
+    lines = out.getvalue().splitlines()
+    # print(history[-1].test_acc)  -- "about 0.93"
+    assert float(lines[0]) >= 0.9
+    # print(result.summary["test_acc"], result.run_dir)
+    acc, run_dir = lines[-1].split(" ", 1)
+    assert float(acc) >= 0.93
+    assert Path(run_dir) == Path("runs") / "api-demo"
+    # everything it wrote lies in the scratch directory
+    assert is_png(tmp_path / "predictions.png")
+    assert read_json(tmp_path / "runs" / "api-demo" / "summary.json")["test_acc"] == float(acc)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["predictions.png", "runs"]
