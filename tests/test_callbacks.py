@@ -116,3 +116,29 @@ def test_run_recorder_writes_checkpoint_metrics_summary_every_epoch_and_curves_b
     assert seen == [1, 2, 3]
     assert is_png(run.path / "curves.png")              # drawn, at the latest, when fit ends
     assert not any(p.name.endswith(".tmp") for p in run.path.iterdir())
+
+
+def test_run_recorder_redraws_curves_at_most_every_min_interval(tmp_path):
+    drawn_during = {}
+
+    class Probe:
+        def __init__(self, run):
+            self.run = run
+
+        def on_epoch_start(self, *a): ...
+        def on_batch_end(self, *a): ...
+        def on_fit_end(self, *a): ...
+
+        def on_epoch_end(self, record, model, history):
+            path = self.run.path / "curves.png"
+            drawn_during[(self.run.path.name, record.epoch)] = path.exists() and path.stat().st_mtime_ns
+
+    every = RunDir.create(tmp_path, "every")
+    tiny_fit(2, [RunRecorder(every, {}, lambda h: {}, min_interval=0.0), Probe(every)])
+    assert drawn_during[("every", 1)] and drawn_during[("every", 2)]         # redrawn after each epoch
+    assert drawn_during[("every", 1)] <= drawn_during[("every", 2)]
+
+    rarely = RunDir.create(tmp_path, "rarely")
+    tiny_fit(2, [RunRecorder(rarely, {}, lambda h: {}, min_interval=3600.0), Probe(rarely)])
+    assert not drawn_during[("rarely", 1)] and not drawn_during[("rarely", 2)]  # throttled...
+    assert is_png(rarely.path / "curves.png")                                 # ...but drawn when fit ends

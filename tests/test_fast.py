@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from linnet import fast
+from linnet.errors import ConfigError
 
 DT = torch.float64
 
@@ -73,11 +74,31 @@ def test_buffer_is_reused_and_follows_the_batch_size(batch):
     X, y = batch
     model = fast.SoftmaxRegression(*params(12, 5))
     model.train_step(X, y, 0.1)
-    buf = model._buf
+    ws = model.workspace(16)
     model.train_step(X, y, 0.1)
-    assert model._buf is buf                                        # same batch size: no allocation
+    assert model.workspace(16) is ws                                # same batch size: no allocation
     model.train_step(X[:3], y[:3], 0.1)                             # a short last batch
-    assert model._buf.shape == (5, 3)                               # stored transposed: (k, B)
+    assert model.workspace(3).o_t.shape == (5, 3)                   # stored transposed: (k, B)
+    assert model.workspace(16) is ws                                # full batches keep theirs
+
+
+def test_uint8_images_are_the_same_step_as_floats_divided_by_255():
+    g = torch.Generator().manual_seed(3)
+    U = torch.randint(0, 256, (16, 1, 3, 4), generator=g, dtype=torch.uint8)
+    y = torch.randint(0, 5, (16,), generator=g)
+    W0, b0 = params(12, 5)
+    a, b = fast.SoftmaxRegression(W0, b0), fast.SoftmaxRegression(W0, b0)
+    loss_u8, correct_u8 = a.train_step(U, y, 0.3, 0.01)
+    loss_f, correct_f = b.train_step(U.to(DT) / 255, y, 0.3, 0.01)
+    assert loss_u8 == pytest.approx(loss_f, rel=1e-12) and correct_u8 == correct_f
+    torch.testing.assert_close(a.weight, b.weight, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(a.forward(U), b.forward(U.to(DT) / 255), rtol=1e-12, atol=1e-14)
+
+
+def test_uint8_batch_of_the_wrong_size_is_a_clear_error():
+    model = fast.SoftmaxRegression(*params(12, 5))
+    with pytest.raises(ConfigError, match=r"must have 12 features per sample.*Got shape \(4, 2, 5\), 10 features"):
+        model.train_step(torch.zeros(4, 2, 5, dtype=torch.uint8), torch.zeros(4, dtype=torch.long), 0.1)
 
 
 def test_huge_logits_stay_finite():

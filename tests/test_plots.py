@@ -15,7 +15,18 @@ def history(n=3, regression=False):
 
 
 def titles(fig):
-    return [ax.get_title() for ax in fig.axes if ax.get_title()]
+    """The tile titles of a show_images montage (text in its one Axes)."""
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+def title_colors(fig):
+    return [t.get_color() for ax in fig.axes for t in ax.texts]
+
+
+def montage(fig):
+    import numpy as np
+    assert len(fig.axes) == 1 and len(fig.axes[0].images) == 1   # one image: the grid is a montage
+    return np.asarray(fig.axes[0].images[0].get_array())
 
 
 def test_save_figure_writes_a_valid_png_atomically(tmp_path):
@@ -29,20 +40,29 @@ def test_save_figure_writes_a_valid_png_atomically(tmp_path):
 
 
 def test_show_images_titles_every_image_and_blanks_the_rest(tmp_path):
+    import numpy as np
     X = torch.rand(5, 1, 8, 8)
     fig = plots.show_images(X, 2, 3, titles=["a", "b", "c", "d", "e"])
     assert isinstance(fig, Figure)
-    assert len(fig.axes) == 6
     assert titles(fig) == ["a", "b", "c", "d", "e"]
-    assert [len(ax.images) for ax in fig.axes] == [1, 1, 1, 1, 1, 0]
+    grid = montage(fig)
+    # every tile appears, pixel for pixel, and the sixth cell stays blank (masked)
+    for i in range(5):
+        hits = [np.array_equal(grid[r:r + 8, c:c + 8], X[i, 0].numpy())
+                for r in range(grid.shape[0] - 7) for c in range(grid.shape[1] - 7)]
+        assert sum(hits) == 1
+    assert np.ma.getmaskarray(grid)[-8:, -8:].all() or np.isnan(np.asarray(grid)[-8:, -8:]).all()
     plots.save_figure(fig, tmp_path / "grid.png")
     assert is_png(tmp_path / "grid.png")
 
 
 def test_show_images_accepts_hw_arrays_and_no_titles():
-    fig = plots.show_images(torch.rand(2, 6, 5).numpy(), 1, 2)
+    X = torch.rand(2, 6, 5).numpy()
+    fig = plots.show_images(X, 1, 2)
     assert titles(fig) == []
-    assert fig.axes[0].images[0].get_array().shape == (6, 5)
+    grid = montage(fig)
+    assert grid.shape[1] > 2 * 5                             # two 6x5 tiles side by side with a gap
+    assert (grid[:6, :5] == X[0]).all() and (grid[:6, -5:] == X[1]).all()
 
 
 def test_plot_curves_classification_and_regression(tmp_path):
@@ -70,7 +90,7 @@ def test_plot_predictions_marks_wrong_ones_red(tmp_path):
     fig = plots.plot_predictions(torch.rand(3, 1, 8, 8), ["cat", "dog", "cow"], ["cat", "cow", "cow"], num_cols=3)
     assert isinstance(fig, Figure)
     assert titles(fig) == ["cat\ncat", "dog\ncow", "cow\ncow"]
-    assert [ax.title.get_color() for ax in fig.axes] == ["black", "red", "black"]
+    assert title_colors(fig) == ["black", "red", "black"]
     plots.save_figure(fig, tmp_path / "predictions.png")
     assert is_png(tmp_path / "predictions.png")
 
@@ -86,10 +106,14 @@ def test_plot_confusion_writes_the_counts(tmp_path):
 
 
 def test_plot_weights_shows_one_image_per_class(tmp_path):
-    fig = plots.plot_weights(torch.randn(6 * 5, 4), (6, 5), CLASSES)
+    W = torch.randn(6 * 5, 4)
+    fig = plots.plot_weights(W, (6, 5), CLASSES)
     assert isinstance(fig, Figure)
     assert titles(fig) == list(CLASSES)
-    assert fig.axes[0].images[0].get_array().shape == (6, 5)
+    grid = montage(fig)
+    band = grid.shape[0] - 6 - 1                             # one row of tiles: title band, 6 rows, gap
+    assert torch.equal(torch.from_numpy(grid[band:band + 6, :5].copy()), W[:, 0].reshape(6, 5))
+    assert fig.axes[0].images[0].get_cmap().name.startswith("bwr")
     plots.save_figure(fig, tmp_path / "weights.png")
     assert is_png(tmp_path / "weights.png")
 

@@ -19,7 +19,7 @@ def python_api_example() -> str:
 
 def test_the_python_api_example_runs(tmp_path, monkeypatch):
     code = python_api_example()
-    assert "linnet.fit(" in code and "linnet.train(" in code
+    assert "linnet.fit(" in code and "linnet.start_run(" in code
     monkeypatch.chdir(tmp_path)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -27,9 +27,10 @@ def test_the_python_api_example_runs(tmp_path, monkeypatch):
     lines = out.getvalue().splitlines()
     # print(history[-1].test_acc)  -- "about 0.93"
     assert float(lines[0]) >= 0.9
-    # print(result.summary["test_acc"], result.run_dir)
-    acc, run_dir = lines[-1].split(" ", 1)
+    # print(result.summary["test_acc"], result.summary["epochs"], result.run_dir)
+    acc, epochs, run_dir = lines[-1].split(" ", 2)
     assert float(acc) >= 0.93
+    assert int(epochs) == 25  # digits' 20 default epochs + 5 resumed
     assert Path(run_dir) == Path("runs") / "api-demo"
     # everything it wrote lies in the scratch directory
     assert is_png(tmp_path / "predictions.png")

@@ -374,10 +374,29 @@ def test_disk_full_while_downloading(tmp_path, http_server, monkeypatch, blobs_a
     url = serve_all(server, "", blobs)
     use_source(monkeypatch, fake_source([url], blobs))
     directory = tmp_path / "data"
-    with pytest.raises(DownloadError, match=r"^could not download train-images-idx3-ubyte\.gz for fake-mnist; tried: "
-                                            rf"{re.escape(url)}train-images-idx3-ubyte\.gz \(\[Errno 28\] No space "
-                                            r"left on device\)"):
+    second = http_server()  # a good second mirror: a full disk is local, so it must not be tried
+    url2 = serve_all(second, "", blobs)
+    use_source(monkeypatch, fake_source([url, url2], blobs))
+    with pytest.raises(DownloadError, match=rf"^{re.escape(str(directory))}: cannot write train-images-idx3-ubyte\.gz "
+                                            r"\(No space left on device\); free some space or pass another --data-dir"):
         load(directory)
-    assert log == ["ENOSPC"]  # the fault was really injected mid-file
+    assert log == ["ENOSPC"]  # the fault was really injected mid-file, once: no second mirror tried
+    assert second.requests == []
     assert len(blobs["train-images-idx3-ubyte.gz"]) > 100
     assert list(directory.iterdir()) == []  # no partial file under the final name, no temp file
+
+
+def test_data_dir_that_cannot_be_created_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(DataError, match=r"a-file/data: cannot create the data directory \(Not a directory\)"):
+        load_dataset("fashion-mnist", blocker / "data")
+    assert blocker.read_text() == "not a directory"
+
+
+def test_mmap_prefers_the_uncompressed_file_when_both_exist(tmp_path):
+    from conftest import write_fake_dataset
+    write_fake_dataset(tmp_path, 12, 5, gz=True)
+    write_fake_dataset(tmp_path, 12, 5, gz=False)
+    ds = load_dataset("fashion-mnist", tmp_path, download=False, mmap=True)
+    assert len(ds.train) == 12 and len(ds.test) == 5

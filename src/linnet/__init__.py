@@ -11,20 +11,23 @@ Where things live:
   plots.py, images.py                            figures; user images for predict
   cli.py                                         the `linnet` command
 """
+from linnet.callbacks import LivePlot
 from linnet.config import TrainConfig
 from linnet.data.loader import Loader, load_data, load_data_fashion_mnist, timed_pass
 from linnet.data.sources import Dataset, load_dataset
 from linnet.data.synthetic import synthetic_data
 from linnet.errors import ConfigError, DataError, DownloadError, IDXError, LinnetError
-from linnet.experiment import load_run, resume, train
+from linnet.experiment import load_run
+from linnet.experiment import resume as resume_run
+from linnet.experiment import train as start_run
 from linnet.metrics import Accumulator, accuracy
 from linnet.models import build_model
 from linnet.train import evaluate, fit, predict
 
 __version__ = "0.1.0"
-__all__ = ["TrainConfig", "Loader", "load_data", "load_data_fashion_mnist", "timed_pass", "Dataset",
+__all__ = ["LivePlot", "TrainConfig", "Loader", "load_data", "load_data_fashion_mnist", "timed_pass", "Dataset",
            "load_dataset", "synthetic_data", "ConfigError", "DataError", "DownloadError", "IDXError",
-           "LinnetError", "load_run", "resume", "train", "Accumulator", "accuracy", "build_model",
+           "LinnetError", "load_run", "resume_run", "start_run", "Accumulator", "accuracy", "build_model",
            "show_images", "evaluate", "fit", "predict"]
 
 

@@ -167,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay, help="L2 penalty on the weights")
     p.add_argument("--seed", type=int, default=TrainConfig.seed)
     p.add_argument("--resize", type=int, help="resize images to RESIZE x RESIZE")
+    p.add_argument("--mmap", action="store_true",
+                   help="memory-map uncompressed IDX files (gunzip them first): train on sets larger than memory")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=TrainConfig.device)
     p.add_argument("--runs-dir", default=TrainConfig.runs_dir)
     p.add_argument("--name", help="run directory name (default: <model>-<dataset>-<time>)")

@@ -73,6 +73,7 @@ class TrainConfig:
     weight_decay: float = 0.0         # L2 penalty on the weights (not the bias)
     seed: int = 0                     # initial weights and the shuffling of every epoch
     resize: int | None = None
+    mmap: bool = False                # map uncompressed IDX files instead of reading them: sets larger than memory
     device: str = "auto"              # auto: a GPU when torch sees one, else the CPU
     runs_dir: str = "runs"
     name: str | None = None           # None: <model>-<dataset>-<timestamp>

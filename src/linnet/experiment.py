@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +69,9 @@ def synthetic_dataset(seed: int) -> Dataset:
 
 def load_for(cfg: TrainConfig) -> Dataset:
     name = cfg.resolved("dataset")
-    return synthetic_dataset(cfg.seed) if name == "synthetic" else load_dataset(name, cfg.data_dir)
+    if name == "synthetic":
+        return synthetic_dataset(cfg.seed)
+    return load_dataset(name, cfg.data_dir, progress=sys.stderr.isatty(), mmap=cfg.mmap)
 
 
 def _loaders(cfg: TrainConfig, ds: Dataset) -> tuple[Loader, Loader]:
@@ -110,9 +113,10 @@ def _config_json(cfg: TrainConfig, ds: Dataset, device: torch.device) -> dict:
 
 
 def _callbacks(cfg, run, total_epochs, extra, quiet):
+    notebook = in_notebook()
     cbs = [] if quiet else [ConsoleProgress(total_epochs)]
     cbs.append(RunRecorder(run, {"model": cfg.model, "impl": cfg.impl}, lambda h: _summary(cfg, h)))
-    if in_notebook():
+    if notebook:
         cbs.append(LivePlot())
     return cbs + list(extra)
 

@@ -26,10 +26,19 @@ linear regression: y_hat = X w + b, r = y_hat - y, l = 1/2 r^2, so dl/dw = X^T r
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
 
 from linnet.models import as_matrix, check_state
+
+
+class _Workspace(NamedTuple):
+    """Buffers for one batch size, allocated once: the training loop reuses them every step."""
+    x: Tensor          # (B, d) float: a uint8 batch converted in place
+    o_t: Tensor        # (k, B) logits -> log-probabilities -> gradient
+    minus_ones: Tensor  # (1, B) the -1 subtracted at each true class
 
 
 class _ManualModel:
@@ -42,24 +51,34 @@ class _ManualModel:
         self.weight_t = weight.detach().T.clone(memory_format=torch.contiguous_format)  # (d, k) -> (k, d), own copy
         self.bias = bias.detach().clone()                             # (k,)
         self.num_outputs, self.num_inputs = self.weight_t.shape
-        self._buf: Tensor | None = None                               # (k, B) logits -> probabilities
+        self._workspaces: dict[int, _Workspace] = {}
 
     @property
     def weight(self) -> Tensor:
         """W as the chapter writes it, (d, k): a view of the stored (k, d) matrix."""
         return self.weight_t.T
 
-    def buffer(self, batch_size: int) -> Tensor:
-        """The (k, B) work buffer, reallocated only when the batch size changes (e.g. a last, short batch)."""
-        if self._buf is None or self._buf.shape[1] != batch_size:
-            self._buf = torch.empty(self.num_outputs, batch_size, dtype=self.weight_t.dtype, device=self.weight_t.device)
-        return self._buf
+    def workspace(self, batch_size: int) -> _Workspace:
+        """The buffers for this batch size (usually two sizes an epoch: full batches and the last one)."""
+        ws = self._workspaces.get(batch_size)
+        if ws is None:
+            opts = dict(dtype=self.weight_t.dtype, device=self.weight_t.device)
+            ws = self._workspaces[batch_size] = _Workspace(
+                torch.empty(batch_size, self.num_inputs, **opts), torch.empty(self.num_outputs, batch_size, **opts),
+                torch.full((1, batch_size), -1.0, **opts))
+        return ws
 
-    def matrix(self, X: Tensor) -> tuple[Tensor, float]:
-        """(B, ...) -> ((B, d) float, scale): uint8 pixels stay 0..255 with scale 1/255."""
-        if X.dtype == torch.uint8:
+    def matrix(self, X: Tensor, ws: _Workspace | None = None) -> tuple[Tensor, float]:
+        """(B, ...) -> ((B, d) float, scale). uint8 pixels are converted as they are, 0..255, with
+        scale 1/255 (into the workspace when given): the division rides on the matmuls' alpha."""
+        if X.dtype != torch.uint8:
+            X = X.detach() if X.requires_grad else X                     # never build a graph here
+            return as_matrix(X, self.num_inputs, self.weight_t.dtype), 1.0
+        if ws is None:
             return as_matrix(X, self.num_inputs, self.weight_t.dtype), 1.0 / 255.0
-        return as_matrix(X, self.num_inputs, self.weight_t.dtype), 1.0
+        if X.numel() != ws.x.numel():
+            as_matrix(X, self.num_inputs, self.weight_t.dtype)         # raises the clear size error
+        return ws.x.copy_(X.view(ws.x.shape)), 1.0 / 255.0            # uint8 -> float, no allocation
 
     def logits_t(self, X: Tensor, scale: float, out: Tensor | None = None) -> Tensor:
         """O^T = scale * W^T X^T + b."""
@@ -86,7 +105,7 @@ class _ManualModel:
         self.bias.copy_(b)
 
     def to(self, device) -> "_ManualModel":
-        self.weight_t, self.bias, self._buf = self.weight_t.to(device), self.bias.to(device), None
+        self.weight_t, self.bias, self._workspaces = self.weight_t.to(device), self.bias.to(device), {}
         return self
 
 
@@ -101,23 +120,18 @@ class SoftmaxRegression(_ManualModel):
         lsm = torch.log_softmax(self.logits_t(X, scale), 0)                 # (k, B)
         return -lsm.gather(0, y.view(1, -1)).view(-1)                       # (B,)
 
-    @torch.no_grad()
     def train_step(self, X: Tensor, y: Tensor, lr: float, weight_decay: float = 0.0) -> tuple[float, int]:
-        X, scale = self.matrix(X)                                           # (B, d)
+        # No autograd anywhere (no tensor here requires grad), so no no_grad() context is needed.
+        ws = self.workspace(X.shape[0])
+        X, scale = self.matrix(X, ws)                                       # (B, d)
         y_row = y.view(1, -1)                                               # (1, B) for gather / scatter
-        O_t = self.logits_t(X, scale, out=self.buffer(X.shape[0]))          # (k, B)
+        O_t = self.logits_t(X, scale, out=ws.o_t)                           # (k, B)
         correct = (O_t.max(0).indices == y).sum()                           # before the update (argmax(0) is 5x slower)
         torch.log_softmax(O_t, 0, out=O_t)                                  # log P^T, in place
-        loss = -O_t.gather(0, y_row).sum()                                  # sum_i -log P[i, y_i]
-        O_t.exp_().scatter_add_(0, y_row, self._minus_ones(y_row))          # P^T - onehot^T: the gradient (times B)
+        log_p_true = O_t.gather(0, y_row).sum()                             # sum_i log P[i, y_i] = -loss
+        O_t.exp_().scatter_add_(0, y_row, ws.minus_ones)                    # P^T - onehot^T: the gradient (times B)
         self.update(X, scale, O_t, lr, weight_decay)
-        return loss.item(), correct.item()
-
-    def _minus_ones(self, y_row: Tensor) -> Tensor:
-        ones = getattr(self, "_ones", None)
-        if ones is None or ones.shape != y_row.shape:
-            ones = self._ones = torch.full(y_row.shape, -1.0, dtype=self.weight_t.dtype, device=self.weight_t.device)
-        return ones
+        return -log_p_true.item(), correct.item()
 
 
 class LinearRegression(_ManualModel):
@@ -132,8 +146,9 @@ class LinearRegression(_ManualModel):
 
     @torch.no_grad()
     def train_step(self, X: Tensor, y: Tensor, lr: float, weight_decay: float = 0.0) -> tuple[float, int]:
-        X, scale = self.matrix(X)                                           # (B, d)
-        R_t = self.logits_t(X, scale, out=self.buffer(X.shape[0]))          # (1, d) @ (d, B) + b -> (1, B)
+        ws = self.workspace(X.shape[0])
+        X, scale = self.matrix(X, ws)                                       # (B, d)
+        R_t = self.logits_t(X, scale, out=ws.o_t)                           # (1, d) @ (d, B) + b -> (1, B)
         R_t.sub_(y.view(1, -1))                                             # residual r = y_hat - y
         loss = 0.5 * R_t.square().sum()                                     # sum_i 1/2 r_i^2, before the update
         self.update(X, scale, R_t, lr, weight_decay)

@@ -23,7 +23,7 @@ class ImageError(LinnetError):
 
 def load_image(path: str | os.PathLike, size: tuple[int, int]) -> torch.Tensor:
     """(1, H, W) float32 in [0, 1], light object on dark background, like the training images."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
     path = Path(path)
     if path.is_dir():
         raise ImageError(f"{path}: is a directory, expected an image file")
@@ -34,6 +34,12 @@ def load_image(path: str | os.PathLike, size: tuple[int, int]) -> torch.Tensor:
             if im.width * im.height > MAX_PIXELS:
                 raise ImageError(f"{path}: {im.width}x{im.height} pixels is larger than the "
                                  f"{MAX_PIXELS // 1_000_000} megapixels linnet accepts")
+            im = ImageOps.exif_transpose(im)  # a phone photo's orientation tag, applied
+            if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+                # transparent background: flatten onto white, as a viewer shows it (not black)
+                rgba = im.convert("RGBA")
+                im = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                im.alpha_composite(rgba)
             if im.mode in ("I", "I;16", "I;16B", "I;16L"):
                 # 16-bit grey (PNG): Pillow's convert("L") clips at 255 instead of scaling, which
                 # would turn every pixel above 255/65535 white; scale the full range instead.

@@ -43,7 +43,8 @@ class Callback:
     def on_epoch_start(self, epoch: int, num_batches: int | None) -> None: ...
     def on_batch_end(self, step: int, loss: float) -> None: ...
     def on_epoch_end(self, record: EpochRecord, model, history: Sequence[EpochRecord]) -> None: ...
-    def on_fit_end(self, history: Sequence[EpochRecord], model) -> None: ...
+    def on_fit_end(self, history: Sequence[EpochRecord], model) -> None:
+        """Called once when fit stops, finished or not (divergence, Ctrl-C)."""
 
 
 def _batches(loader, epoch: int, model=None) -> Iterable:
@@ -87,31 +88,33 @@ def fit(model, train_iter, test_iter, epochs: int, lr: float = 0.1, *, lr_schedu
     """
     history = list(history)
     classify = model.kind == "softmax"
-    for epoch in range(start_epoch, start_epoch + epochs):
-        epoch_lr = learning_rate(lr_schedule, lr, epoch, lr_gamma, lr_step)
-        num_batches = len(train_iter) if hasattr(train_iter, "__len__") else None
-        for cb in callbacks:
-            cb.on_epoch_start(epoch + 1, num_batches)
-        start = time.perf_counter()
-        metric = Accumulator(3)  # loss sum, correct, count
-        for step, (X, y) in enumerate(_batches(train_iter, epoch, model), start=1):
-            if device is not None:
-                X, y = X.to(device), y.to(device)
-            loss_sum, correct = model.train_step(X, y, epoch_lr, weight_decay)
-            if not math.isfinite(loss_sum):
-                raise TrainingDiverged(
-                    f"the loss became {loss_sum} at epoch {epoch + 1}, step {step} (lr {epoch_lr:g}); "
-                    "training stopped there. Try a smaller --lr (the chapter uses 0.1) or an --lr-decay.")
-            metric.add(loss_sum, correct, len(y))
+    try:
+        for epoch in range(start_epoch, start_epoch + epochs):
+            epoch_lr = learning_rate(lr_schedule, lr, epoch, lr_gamma, lr_step)
+            num_batches = len(train_iter) if hasattr(train_iter, "__len__") else None
             for cb in callbacks:
-                cb.on_batch_end(step, loss_sum / len(y))
-        test_loss, test_acc = evaluate(model, test_iter, device)
-        record = EpochRecord(epoch + 1, epoch_lr, metric[0] / metric[2],
-                             metric[1] / metric[2] if classify else None, test_loss, test_acc,
-                             time.perf_counter() - start)
-        history.append(record)
+                cb.on_epoch_start(epoch + 1, num_batches)
+            start = time.perf_counter()
+            metric = Accumulator(3)  # loss sum, correct, count
+            for step, (X, y) in enumerate(_batches(train_iter, epoch, model), start=1):
+                if device is not None:
+                    X, y = X.to(device), y.to(device)
+                loss_sum, correct = model.train_step(X, y, epoch_lr, weight_decay)
+                if not math.isfinite(loss_sum):
+                    raise TrainingDiverged(
+                        f"the loss became {loss_sum} at epoch {epoch + 1}, step {step} (lr {epoch_lr:g}); "
+                        "training stopped there. Try a smaller --lr (the chapter uses 0.1) or an --lr-decay.")
+                metric.add(loss_sum, correct, len(y))
+                for cb in callbacks:
+                    cb.on_batch_end(step, loss_sum / len(y))
+            test_loss, test_acc = evaluate(model, test_iter, device)
+            record = EpochRecord(epoch + 1, epoch_lr, metric[0] / metric[2],
+                                 metric[1] / metric[2] if classify else None, test_loss, test_acc,
+                                 time.perf_counter() - start)
+            history.append(record)
+            for cb in callbacks:
+                cb.on_epoch_end(record, model, history)
+    finally:  # also on divergence or Ctrl-C: callbacks finish their work (pending writes)
         for cb in callbacks:
-            cb.on_epoch_end(record, model, history)
-    for cb in callbacks:
-        cb.on_fit_end(history, model)
+            cb.on_fit_end(history, model)
     return history

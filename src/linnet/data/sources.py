@@ -7,6 +7,7 @@ only when complete), trying each mirror in turn.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -122,9 +123,10 @@ def default_data_dir(name: str) -> Path:
     return Path(pooch.os_cache("linnet")) / name
 
 
-def _find_local(directory: Path, gz_name: str) -> Path | None:
-    """A file is usable as `name.gz` or uncompressed as `name`."""
-    for candidate in (directory / gz_name, directory / gz_name.removesuffix(".gz")):
+def _find_local(directory: Path, gz_name: str, prefer_raw: bool = False) -> Path | None:
+    """A file is usable as `name.gz` or uncompressed as `name` (preferred for memory-mapping)."""
+    candidates = [directory / gz_name, directory / gz_name.removesuffix(".gz")]
+    for candidate in reversed(candidates) if prefer_raw else candidates:
         if candidate.is_file():
             return candidate
     return None
@@ -142,6 +144,10 @@ def _download(source: IDXSource, role: str, directory: Path, progress: bool) -> 
             return Path(pooch.retrieve(mirror + name, known_hash=f"md5:{md5}", fname=name,
                                        path=directory, downloader=downloader))
         except (ValueError, OSError, requests.exceptions.RequestException) as exc:
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+                # a local problem: another mirror cannot help, and the partial file is already gone
+                raise DownloadError(f"{directory}: cannot write {name} ({exc.strerror or exc}); "
+                                    "free some space or pass another --data-dir") from None
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if isinstance(exc, ValueError) and "hash" in str(exc).lower():
                 reason = "checksum mismatch"
@@ -160,11 +166,14 @@ def load_idx_dataset(name: str, data_dir: str | os.PathLike | None = None,
     directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir(name)
     paths = {}
     for role, (gz_name, _) in source.files.items():
-        path = _find_local(directory, gz_name)
+        path = _find_local(directory, gz_name, prefer_raw=mmap)
         if path is None:
             if not download:
                 raise DataError(f"{directory}: {gz_name} is missing (downloads are off)")
-            directory.mkdir(parents=True, exist_ok=True)
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DataError(f"{directory}: cannot create the data directory ({exc.strerror or exc})") from None
             import pooch  # its logger is a private logging.Logger: getLogger("pooch") is another one
             pooch.get_logger().setLevel(logging.WARNING)
             path = _download(source, role, directory, progress)
