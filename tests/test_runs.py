@@ -314,3 +314,31 @@ def test_create_under_a_runs_dir_that_is_a_file(tmp_path):
         RunDir.create(tmp_path / "runs", "exp")
     assert "--resume" not in str(info.value)
     assert (tmp_path / "runs").read_text() == "not a directory"
+
+
+def test_a_second_run_of_a_live_name_is_told_it_is_busy_not_to_resume(tmp_path):
+    import subprocess
+    import sys
+    run = RunDir.create(tmp_path, "live")
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (run.path / LOCK).write_text(str(holder.pid))
+        with pytest.raises(ConfigError, match=rf"live is being written by another linnet process \(pid {holder.pid}\); "
+                                              r"pick another --name"):
+            RunDir.create(tmp_path, "live")
+    finally:
+        holder.kill()
+        holder.wait()
+    with pytest.raises(ConfigError, match=r"already exists; resume it with --resume"):  # holder gone: stale lock
+        RunDir.create(tmp_path, "live")
+
+
+def test_taking_the_lock_clears_leftovers_of_a_killed_write(tmp_path):
+    run = RunDir.create(tmp_path, "left")
+    leftover = run.path / ".checkpoint.safetensors.0123456789ab.tmp"
+    leftover.write_bytes(b"half a checkpoint")
+    keep = run.path / "curves.png"
+    keep.write_bytes(b"kept")
+    with run:
+        pass
+    assert not leftover.exists() and keep.read_bytes() == b"kept"

@@ -40,6 +40,8 @@ def _interruptible(run: RunDir, fit_fn):
         return fit_fn()
     except KeyboardInterrupt as exc:
         _, history, _ = run.load_checkpoint()
+        # a signal between the checkpoint and metrics.csv would leave the csv an epoch behind
+        run.write_metrics(history)
         raise RunInterrupted(run.path, len(history), type(exc).__name__) from None
 
 

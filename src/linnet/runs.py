@@ -9,6 +9,7 @@ rebuilt to match the weights it sits beside.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -45,6 +46,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _lock_holder(run_path: Path) -> int | None:
+    """The pid of the live process holding the run's lock, None when free or stale."""
+    try:
+        pid = int((run_path / LOCK).read_text().strip() or 0)
+    except (OSError, ValueError):
+        return None
+    return pid if pid and _pid_alive(pid) else None
+
+
 class RunDir:
     """One run's directory; `create` for a new run, `open` to resume. Use as a context manager (lock)."""
 
@@ -61,6 +71,10 @@ class RunDir:
         try:
             (runs_dir / name).mkdir()  # atomic: of two runs with one name, the second fails here
         except FileExistsError:
+            pid = _lock_holder(runs_dir / name)
+            if pid is not None:
+                raise ConfigError(f"run directory {runs_dir / name} is being written by another linnet "
+                                  f"process (pid {pid}); pick another --name") from None
             raise ConfigError(f"run directory {runs_dir / name} already exists; resume it with "
                               f"--resume {runs_dir / name}, or pick another --name") from None
         except OSError as exc:
@@ -83,16 +97,15 @@ class RunDir:
             try:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                try:
-                    pid = int(lock.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and _pid_alive(pid) and pid != os.getpid():
+                pid = _lock_holder(self.path)
+                if pid is not None and pid != os.getpid():
                     raise RunBusy(f"{self.path} is in use by another linnet process (pid {pid})") from None
                 lock.unlink(missing_ok=True)  # stale: its process is gone (killed), take over
                 continue
             with os.fdopen(fd, "w") as f:
                 f.write(str(os.getpid()))
+            for leftover in self.path.glob(".*.tmp"):  # a write cut short by kill -9; never a final name
+                leftover.unlink(missing_ok=True)
             return self
         raise RunBusy(f"{self.path}: could not take the lock {lock}")
 
@@ -125,6 +138,7 @@ class RunDir:
         tensors["rng.torch"] = torch.get_rng_state()
         metadata = {"format": CHECKPOINT_FORMAT, "epoch": str(len(history)),
                     "history": json.dumps([r.as_dict() for r in history]), "meta": json.dumps(meta)}
+        metadata["sha256"] = _digest(tensors, metadata)
         atomic_write_bytes(self.path / CHECKPOINT, save(tensors, metadata=metadata))
 
     def load_checkpoint(self) -> tuple[dict[str, torch.Tensor], list[EpochRecord], dict]:
@@ -155,11 +169,30 @@ class RunDir:
                                   f"{len(history)} epochs; it was edited")
         state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
         for name, tensor in state.items():
-            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            if not tensor.is_floating_point():  # an edited dtype: the bytes would be read as other numbers
+                raise CheckpointError(f"{where}: weights {name!r} are {str(tensor.dtype).removeprefix('torch.')}, "
+                                      "expected floating point")
+            if not torch.isfinite(tensor).all():
                 raise CheckpointError(f"{where}: weights {name!r} contain NaN or Inf")
+        if metadata.get("sha256") != _digest(tensors, metadata):
+            raise CheckpointError(f"{where}: its contents do not match the digest linnet wrote with them; "
+                                  "the file was edited or damaged")
         if "rng.torch" in tensors:
             meta["rng_state"] = tensors["rng.torch"]
         return state, history, meta
+
+
+def _digest(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:
+    """SHA-256 of everything a checkpoint says (tensors and metadata but the digest itself): any
+    edit that survives the structural checks, a changed weight or accuracy, is still caught."""
+    h = hashlib.sha256()
+    for key in sorted(k for k in metadata if k != "sha256"):
+        h.update(f"{key}={metadata[key]}\n".encode())
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}\n".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
 
 
 def _safetensors_metadata(data: bytes, where: str) -> dict[str, str]:
@@ -168,6 +201,9 @@ def _safetensors_metadata(data: bytes, where: str) -> dict[str, str]:
         raise CheckpointError(f"{where}: truncated checkpoint ({len(data)} bytes)")
     (n,) = struct.unpack("<Q", data[:8])
     if n > len(data) - 8:
+        if data[:4] == b"PK\x03\x04" or (data[0] == 0x80 and 2 <= data[1] <= 5):  # zip (torch.save) or pickle
+            raise CheckpointError(f"{where}: a pickle (torch.save) file, not a safetensors checkpoint; refused "
+                                  "without unpickling it, since unpickling can run code")
         raise CheckpointError(f"{where}: truncated checkpoint (header of {n} bytes, file has {len(data)})")
     try:
         header = json.loads(data[8:8 + n])

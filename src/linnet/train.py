@@ -103,7 +103,7 @@ def fit(model, train_iter, test_iter, epochs: int, lr: float = 0.1, *, lr_schedu
                 if not math.isfinite(loss_sum):
                     raise TrainingDiverged(
                         f"the loss became {loss_sum} at epoch {epoch + 1}, step {step} (lr {epoch_lr:g}); "
-                        "training stopped there. Try a smaller --lr (the chapter uses 0.1) or an --lr-decay.")
+                        f"training stopped there. Try a smaller --lr (e.g. {epoch_lr / 10:g}) or an --lr-decay.")
                 metric.add(loss_sum, correct, len(y))
                 for cb in callbacks:
                     cb.on_batch_end(step, loss_sum / len(y))

@@ -61,6 +61,8 @@ def _read_bytes(path: Path) -> bytes:
         raw = path.read_bytes()
     except OSError as exc:
         raise _unreadable(path, exc) from None
+    if not raw:  # say so, whatever the name: an interrupted copy leaves an empty NAME.gz
+        raise _fail(path, "is empty, expected an IDX header")
     if raw[:2] == _GZIP_MAGIC:
         try:
             return _gunzip(raw)
@@ -129,6 +131,16 @@ def read_idx(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
     return array.astype(dtype.newbyteorder("="), copy=True)
 
 
+def idx_header(dtype, shape: tuple[int, ...], name: str = "<header>") -> bytes:
+    """The IDX header for an array of `dtype` and `shape` (for writers that stream the payload)."""
+    key = np.dtype(dtype).newbyteorder("=").str[1:]
+    if key not in _CODE_OF:
+        raise IDXError(f"{name}: dtype {np.dtype(dtype)} has no IDX type code (use uint8, int8, int16, int32, float32, float64)")
+    if len(shape) == 0 or len(shape) > 255:
+        raise IDXError(f"{name}: IDX needs 1 to 255 dimensions, got {len(shape)}")
+    return struct.pack(">HBB", 0, _CODE_OF[key], len(shape)) + struct.pack(f">{len(shape)}I", *shape)
+
+
 def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None = None) -> Path:
     """Write `array` as IDX; gzip when `compress` is True (default: when the name ends in .gz).
 
@@ -136,14 +148,8 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None 
     """
     path = Path(path)
     array = np.asarray(array)
-    key = array.dtype.newbyteorder("=").str[1:]
-    if key not in _CODE_OF:
-        raise IDXError(f"{path.name}: dtype {array.dtype} has no IDX type code (use uint8, int8, int16, int32, float32, float64)")
-    if array.ndim == 0 or array.ndim > 255:
-        raise IDXError(f"{path.name}: IDX needs 1 to 255 dimensions, got {array.ndim}")
-    code = _CODE_OF[key]
-    header = struct.pack(">HBB", 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    payload = header + np.ascontiguousarray(array, dtype=TYPE_CODES[code]).tobytes()
+    header = idx_header(array.dtype, array.shape, path.name)
+    payload = header + np.ascontiguousarray(array, dtype=TYPE_CODES[header[2]]).tobytes()
     if compress is None:
         compress = path.suffix == ".gz"
     if compress:

@@ -186,6 +186,11 @@ def load_idx_dataset(name: str, data_dir: str | os.PathLike | None = None,
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         where = f"{paths[f'{split}_images'].name} / {paths[f'{split}_labels'].name}"
         splits.append(make_split(images, labels, len(source.classes), where))
+    train_hw, test_hw = tuple(splits[0].images.shape[1:]), tuple(splits[1].images.shape[1:])
+    if train_hw != test_hw:  # else the model, sized for the train images, fails mid-run on the test set
+        raise DataError(f"{paths['train_images'].name} / {paths['test_images'].name}: the train images are "
+                        f"{'x'.join(map(str, train_hw))} but the test images are {'x'.join(map(str, test_hw))}; "
+                        "the sizes must agree")
     return Dataset(name, splits[0], splits[1], source.classes)
 
 
