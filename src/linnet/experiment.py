@@ -6,8 +6,10 @@ Both return a `RunResult`. The CLI and the Python API call these; the fit loop l
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import platform
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,8 +152,15 @@ def _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, qu
     return [record]
 
 
+def _import_plotting_in_background() -> None:
+    """matplotlib takes ~0.5 s to import; do it while the data inflates (zlib releases the GIL)."""
+    if "matplotlib.figure" not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=("linnet.plots",), daemon=True).start()
+
+
 def train(cfg: TrainConfig, callbacks=(), quiet: bool = False) -> RunResult:
     """Start a new run in runs_dir/name and train it; every epoch is checkpointed."""
+    _import_plotting_in_background()
     ds = load_for(cfg)
     device = resolve_device(cfg.device)
     g = torch.Generator().manual_seed(cfg.seed)

@@ -56,9 +56,12 @@ def _gunzip(raw: bytes) -> bytes:
             raise OSError(f"{len(raw)} bytes of trailing garbage after the gzip data")
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path) -> bytes | bytearray:
+    """The file's IDX bytes: inflated from gzip (bytes), or read as is into a writable bytearray."""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = bytearray(os.fstat(f.fileno()).st_size)
+            del raw[f.readinto(raw):]  # one copy out of the page cache, and ours to hand to torch
     except OSError as exc:
         raise _unreadable(path, exc) from None
     if not raw:  # say so, whatever the name: an interrupted copy leaves an empty NAME.gz
@@ -127,7 +130,9 @@ def read_idx(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
     dtype, shape, header_len = parse_header(data, path)
     _check_payload(path, dtype, shape, len(data) - header_len)
     array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(shape)
-    # native byte order, and writable (torch.from_numpy wants it): one copy, none for uint8 bytes
+    if isinstance(data, bytearray) and dtype.isnative:
+        return array  # uint8 / int8 of a raw file: already writable and ours, no second copy
+    # native byte order, and writable (torch.from_numpy wants it): one copy
     return array.astype(dtype.newbyteorder("="), copy=True)
 
 
