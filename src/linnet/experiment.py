@@ -23,7 +23,7 @@ from linnet.data.sources import Dataset, Split, load_dataset
 from linnet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
 from linnet.errors import ConfigError
 from linnet.models import build_model
-from linnet.runs import RunDir
+from linnet.runs import CHECKPOINT, RunDir
 from linnet.train import EpochRecord, evaluate, fit
 
 
@@ -185,11 +185,7 @@ def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False
         state, history, meta = run.load_checkpoint()
         ds = load_for(cfg)
         device = resolve_device(cfg.device)
-        model = build_model(cfg.model, cfg.impl, _num_inputs(cfg, ds), len(ds.classes) or 1, device=device)
-        try:
-            model.load_state_dict(state)
-        except ConfigError as exc:
-            raise ConfigError(f"{run.path / 'checkpoint.safetensors'}: {exc}") from None
+        model = _restore_model(run, cfg, _num_inputs(cfg, ds), len(ds.classes) or 1, state, device)
         if "rng_state" in meta:
             torch.set_rng_state(meta["rng_state"])
         more = epochs if epochs is not None else cfg.resolved("epochs")
@@ -218,6 +214,16 @@ def read_config(run: RunDir, **overrides) -> TrainConfig:
         raise ConfigError(f"{run.path / 'config.json'}: settings do not match this linnet ({exc})") from None
 
 
+def _restore_model(run: RunDir, cfg: TrainConfig, num_inputs: int, num_outputs: int, state, device):
+    """The run's model with the checkpoint's weights; a mismatch names the checkpoint file."""
+    model = build_model(cfg.model, cfg.impl, num_inputs, num_outputs, device=device)
+    try:
+        model.load_state_dict(state)
+    except ConfigError as exc:
+        raise ConfigError(f"{run.path / CHECKPOINT}: {exc}") from None
+    return model
+
+
 def load_run(run_dir, device: str = "cpu") -> LoadedRun:
     """The model of a run directory at its last checkpoint (for evaluate and predict)."""
     run = RunDir.open(run_dir)
@@ -226,11 +232,7 @@ def load_run(run_dir, device: str = "cpu") -> LoadedRun:
     state, history, _ = run.load_checkpoint()
     num_inputs = int(info.get("num_inputs", 0))
     classes = tuple(info.get("classes") or ())
-    model = build_model(cfg.model, cfg.impl, num_inputs, len(classes) or 1, device=resolve_device(device))
-    try:
-        model.load_state_dict(state)
-    except ConfigError as exc:
-        raise ConfigError(f"{run.path / 'checkpoint.safetensors'}: {exc}") from None
+    model = _restore_model(run, cfg, num_inputs, len(classes) or 1, state, resolve_device(device))
     hw = info.get("input_hw")
     return LoadedRun(run.path, cfg, model, classes, tuple(hw) if hw else None, history)
 

@@ -39,7 +39,7 @@ def show_images(images, num_rows: int, num_cols: int, titles: Sequence[str] | No
     tiles = [_as_hw(images[i]) for i in range(min(len(images), num_rows * num_cols))]
     h, w = tiles[0].shape if tiles else (1, 1)
     lines = max((t.count("\n") + 1 for t in titles), default=0) if titles else 0
-    pad, band = max(1, w // 10), (int(np.ceil(h * 0.28 * lines)) if lines else 0)  # title band above each row
+    pad, band = max(1, w // 10), (int(np.ceil(h * 0.15 * lines)) + 1 if lines else 0)  # title band above each row
     cell_h, cell_w = band + h + pad, w + pad
     montage = np.full((num_rows * cell_h, num_cols * cell_w - pad), np.nan, dtype=np.float32)
     for i, tile in enumerate(tiles):

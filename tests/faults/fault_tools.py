@@ -13,20 +13,13 @@ import time
 from pathlib import Path
 
 import torch
+from helpers_train import run_cli
 
 PYTHON = sys.executable
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
-def cli(argv, capsys) -> tuple[int, str, str]:
-    """linnet.cli.main(argv) in this process -> (exit code, stdout, stderr); SystemExit counts too."""
-    from linnet.cli import main
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
+cli = run_cli  # linnet.cli.main in this process -> (exit code, stdout, stderr)
 
 
 def assert_one_line_error(err: str, command: str, *needles: str) -> str:
