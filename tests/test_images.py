@@ -149,3 +149,27 @@ def test_a_16_bit_grey_png_keeps_its_grey_levels(tmp_path):
     x = load_image(path, (30, 30))[0]
     assert float(x[0, 0]) == pytest.approx(20000 / 65535, abs=0.01)   # not clipped to white
     assert float(x[15, 15]) == pytest.approx(60000 / 65535, abs=0.01)
+
+
+def test_a_drawing_on_a_transparent_background_is_seen_on_white(tmp_path):
+    """Dark strokes on transparent pixels (whose RGB is black): flattened onto white, then inverted,
+    so the stroke comes out bright on dark like the training data, not all black."""
+    rgba = np.zeros((40, 40, 4), dtype=np.uint8)         # fully transparent black everywhere
+    rgba[5:35, 18:22] = (0, 0, 0, 255)                    # an opaque black vertical bar
+    path = tmp_path / "drawing.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    x = load_image(path, (20, 20))
+    assert float(x[:, 4:16, 9:11].mean()) > 0.6           # the bar is bright
+    assert float(x[:, :, :5].mean()) < 0.05               # the background is dark
+
+
+def test_the_exif_orientation_of_a_photo_is_applied(tmp_path):
+    bar = np.full((20, 40), 255, dtype=np.uint8)
+    bar[8:12, :] = 0                                      # a horizontal dark bar, stored as is
+    exif = Image.Exif()
+    exif[0x0112] = 6                                      # "rotate 90 degrees clockwise to display"
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(bar, "L").save(path, exif=exif.tobytes(), quality=95)
+    x = load_image(path, (40, 40))[0]
+    column_means, row_means = x.mean(0), x.mean(1)
+    assert float(column_means.max()) > 0.4 and float(row_means.max()) < 0.3   # shown as a vertical bar
