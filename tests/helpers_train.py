@@ -141,3 +141,12 @@ def no_plots(monkeypatch):
     for name in ("plot_curves", "plot_predictions", "plot_confusion", "plot_weights", "plot_scatter"):
         monkeypatch.setattr(plots, name, lambda *a, **k: None)
     monkeypatch.setattr(plots, "save_figure", lambda fig, path, dpi=100: _tiny_png(path))
+
+
+def run_sgd(model, batches, *, lr, epochs=1, schedule="constant", gamma=0.9, step_size=1, weight_decay=0.0):
+    """linnet.train.fit over `batches` (a list or a Loader), evaluated on the same batches; returns
+    each epoch's mean training loss. The tests compare implementations step for step through it."""
+    from linnet.train import fit
+    history = fit(model, batches, batches, epochs, lr, lr_schedule=schedule, lr_gamma=gamma, lr_step=step_size,
+                  weight_decay=weight_decay)
+    return [r.train_loss for r in history]

@@ -1,10 +1,11 @@
 """The common interface, and the three implementations agreeing step for step."""
 import pytest
 import torch
+from helpers_train import run_sgd
 
 from linnet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
 from linnet.errors import ConfigError
-from linnet.models import IMPLS, MODELS, build_model, run_sgd
+from linnet.models import IMPLS, MODELS, build_model
 from linnet.solvers import lbfgs_softmax, lstsq_linear, softmax_objective
 
 SCHEDULES = [  # (schedule kwargs for run_sgd): no decay, exponential per epoch, step, each +- weight decay

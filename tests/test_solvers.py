@@ -1,10 +1,11 @@
 """linnet.solvers: least squares and L-BFGS reach the optima that the SGD runs approach."""
 import pytest
 import torch
+from helpers_train import run_sgd
 
 from linnet.data.synthetic import synthetic_data
 from linnet.errors import ConfigError
-from linnet.models import IMPLS, build_model, run_sgd
+from linnet.models import IMPLS, build_model
 from linnet.solvers import lbfgs_softmax, lstsq_linear, softmax_objective
 
 

@@ -10,7 +10,6 @@ the same way for every implementation, so the three can be compared step for ste
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Protocol
 
 import torch
@@ -18,7 +17,6 @@ from torch import Tensor
 
 from linnet.config import check_choice, check_int
 from linnet.errors import ConfigError
-from linnet.schedules import learning_rate
 
 MODELS = ("softmax", "linear")
 IMPLS = ("fast", "scratch", "concise")
@@ -102,24 +100,3 @@ def build_model(model: str, impl: str, num_inputs: int, num_outputs: int = 10, *
     module = {"fast": fast, "scratch": scratch, "concise": concise}[impl]
     cls = module.SoftmaxRegression if model == "softmax" else module.LinearRegression
     return cls(W, b).to(device)
-
-
-def run_sgd(model: Model, batches: Iterable[tuple[Tensor, Tensor]], *, lr: float, epochs: int = 1,
-            schedule: str = "constant", gamma: float = 0.9, step_size: int = 1,
-            weight_decay: float = 0.0) -> list[float]:
-    """The bare training loop: `epochs` passes over `batches`, lr from the schedule per epoch.
-
-    `batches` is iterated once per epoch (a list, or a Loader that reshuffles). Returns the mean
-    per-sample training loss of each epoch (measured before each step, as the chapter does).
-    The real loop (metrics, callbacks, evaluation) lives in linnet.train; this one is for tests
-    and for comparing the implementations step for step.
-    """
-    losses = []
-    for epoch in range(epochs):
-        lr_epoch = learning_rate(schedule, lr, epoch, gamma=gamma, step_size=step_size)
-        total, n = 0.0, 0
-        for X, y in batches:
-            loss_sum, _ = model.train_step(X, y, lr_epoch, weight_decay)
-            total, n = total + loss_sum, n + len(y)
-        losses.append(total / max(n, 1))
-    return losses
