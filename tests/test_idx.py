@@ -12,7 +12,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linnet.data import idx
 from linnet.data.idx import TYPE_CODES, parse_header, read_idx, write_idx
 from linnet.errors import IDXError, LinnetError
 

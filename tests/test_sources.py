@@ -16,7 +16,7 @@ from conftest import (CUT, NOT_FOUND, OK, SERVER_ERROR, STANDARD_NAMES, WRONG_BY
 from linnet.data import sources
 from linnet.data.idx import write_idx
 from linnet.data.sources import (DIGIT_CLASSES, FASHION_MNIST_CLASSES, default_data_dir, load_dataset,
-                                 load_digits_dataset, load_idx_dataset)
+                                 load_digits_dataset)
 from linnet.errors import DataError, DownloadError, IDXError
 
 
