@@ -314,10 +314,11 @@ def test_all_mirrors_bad(tmp_path, http_server, monkeypatch, blobs_arrays, modes
     assert message.startswith("could not download train-images-idx3-ubyte.gz for fake-mnist; tried: ")
     for url in urls:
         assert f"{url}train-images-idx3-ubyte.gz (" in message
-    reasons = {WRONG_BYTES: "(checksum mismatch)", CUT: "Connection broken", "down": "Connection refused",
-               NOT_FOUND: "404", SERVER_ERROR: "500"}
+    reasons = {WRONG_BYTES: "(checksum mismatch)", CUT: "(Connection broken mid-file)",
+               "down": "(cannot connect: Connection refused)", NOT_FOUND: "(HTTP 404 ", SERVER_ERROR: "(HTTP 500 "}
     for mode in modes:
         assert reasons[mode] in message
+    assert "Max retries" not in message and "\n" not in message   # a reason in a few words, one line
     assert str(directory) in message
     for name in STANDARD_NAMES.values():
         assert name in message

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,15 +149,30 @@ def _download(source: IDXSource, role: str, directory: Path, progress: bool) -> 
                 # a local problem: another mirror cannot help, and the partial file is already gone
                 raise DownloadError(f"{directory}: cannot write {name} ({exc.strerror or exc}); "
                                     "free some space or pass another --data-dir") from None
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if isinstance(exc, ValueError) and "hash" in str(exc).lower():
-                reason = "checksum mismatch"
-            errors.append(f"{mirror}{name} ({reason})")
+            errors.append(f"{mirror}{name} ({_reason(exc)})")
     all_names = ", ".join(n for n, _ in source.files.values())
     raise DownloadError(
         f"could not download {name} for {source.name}; tried: " + "; ".join(errors)
         + f". Place the files {all_names} in {directory} by hand (or pass --data-dir DIR),"
         + " or work offline with --dataset digits.")
+
+
+def _reason(exc: Exception) -> str:
+    """A download failure in a few words (requests' own messages run to several lines of URL)."""
+    import requests
+    text = str(exc)
+    if isinstance(exc, ValueError) and "hash" in text.lower():
+        return "checksum mismatch"
+    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code} {exc.response.reason}"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError) or "Connection broken" in text:
+        return "Connection broken mid-file"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        errno_text = re.search(r"\[Errno -?\d+\] ([^)\]\"']+)", text)
+        return f"cannot connect: {errno_text.group(1).strip() if errno_text else 'connection failed'}"
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def load_idx_dataset(name: str, data_dir: str | os.PathLike | None = None,
