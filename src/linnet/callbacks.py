@@ -87,12 +87,22 @@ class LivePlot(Callback):
     def on_epoch_end(self, record, model, history) -> None:
         from IPython.display import display
 
-        from linnet.plots import plot_curves
-        fig = plot_curves(history)
+        from linnet.plots import figure_png, plot_curves
+        png = PNG(figure_png(plot_curves(history)))  # PNG bytes: shown whatever matplotlib backend is active
         if self.handle is None:
-            self.handle = display(fig, display_id=True)
+            self.handle = display(png, display_id=True)
         else:
-            self.handle.update(fig)
+            self.handle.update(png)
+
+
+class PNG:
+    """PNG bytes that IPython's display shows as an image (its _repr_png_ protocol)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def _repr_png_(self) -> bytes:
+        return self.data
 
 
 def in_notebook() -> bool:

@@ -15,12 +15,17 @@ from matplotlib.ticker import MaxNLocator
 from linnet.atomic import atomic_write_bytes
 
 
-def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> None:
-    """Render to PNG in memory, then write atomically (a watcher never sees half a file)."""
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (Agg, no display needed)."""
     import io
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> None:
+    """Render to PNG in memory, then write atomically (a watcher never sees half a file)."""
+    atomic_write_bytes(path, figure_png(fig, dpi))
 
 
 def _as_hw(img) -> np.ndarray:
