@@ -123,23 +123,16 @@ class SoftmaxRegression(_ManualModel):
         return -lsm.gather(0, y.view(1, -1)).view(-1)                       # (B,)
 
     def train_step(self, X: Tensor, y: Tensor, lr: float, weight_decay: float = 0.0) -> tuple[float, int]:
-        # The hot path of linnet: written flat, as ~12 tensor operations and no Python detours, since
-        # at batch 256 the glue around the two matmuls costs as much as they do. No tensor here
-        # requires grad, so no no_grad() context is needed either.
-        B = X.shape[0]
-        ws = self._workspaces.get(B) or self.workspace(B)
-        if X.dtype == torch.uint8 and X.numel() == ws.x.numel():
-            X, scale = ws.x.copy_(X.view(ws.x.shape)), 1.0 / 255.0            # uint8 -> float, 1/255 on alpha
-        else:
-            X, scale = self.matrix(X, ws)                                   # (B, d)
+        # No tensor here requires grad, so no no_grad() context is needed.
+        ws = self.workspace(X.shape[0])
+        X, scale = self.matrix(X, ws)                                       # (B, d)
         y_row = y.view(1, -1)                                               # (1, B) for gather / scatter
-        O_t = torch.addmm(self.bias_col, self.weight_t, X.T, alpha=scale, out=ws.o_t)   # (k, d) @ (d, B) + b -> (k, B)
+        O_t = self.logits_t(X, scale, out=ws.o_t)                           # (k, B)
         correct = (O_t.max(0).indices == y).sum()                           # before the update (argmax(0) is 5x slower)
         torch.log_softmax(O_t, 0, out=O_t)                                  # log P^T, in place
         log_p_true = O_t.gather(0, y_row).sum()                             # sum_i log P[i, y_i] = -loss
         O_t.exp_().scatter_add_(0, y_row, ws.minus_ones)                    # P^T - onehot^T = G^T (times B)
-        self.weight_t.addmm_(O_t, X, beta=1.0 - lr * weight_decay, alpha=-lr * scale / B)  # (k, B) @ (B, d) -> (k, d)
-        self.bias.sub_(O_t.sum(1), alpha=lr / B)                            # (k, B) -> (k,)
+        self.update(X, scale, O_t, lr, weight_decay)
         return -log_p_true.item(), correct.item()
 
 
