@@ -57,3 +57,9 @@ def test_confusion_matrix_keeps_absent_classes():
     cm = confusion_matrix(torch.tensor([1, 1]), torch.tensor([1, 3]), 5)
     assert cm.shape == (5, 5)
     assert int(cm[1, 1]) == 1 and int(cm[1, 3]) == 1 and int(cm.sum()) == 2
+
+
+def test_per_class_accuracy_is_the_diagonal_over_the_row_sums():
+    from linnet.metrics import per_class_accuracy
+    m = torch.tensor([[3, 1, 0], [0, 0, 0], [2, 2, 4]])
+    assert per_class_accuracy(m) == [0.75, None, 0.5]     # a class without samples has no accuracy

@@ -7,10 +7,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import signal
 import sys
 from pathlib import Path
-
-import signal
 
 from linnet.config import TRAIN_DATASETS, DataConfig, TrainConfig
 from linnet.data.sources import DATASETS
@@ -83,9 +82,8 @@ def cmd_train(cfg: TrainConfig, args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from linnet.data.loader import Loader
     from linnet.experiment import load_for, load_run
-    from linnet.metrics import confusion_matrix
-    from linnet.train import evaluate, predict
-    import dataclasses
+    from linnet.metrics import confusion_matrix, per_class_accuracy
+    from linnet.train import evaluate, predict_all
     run = load_run(args.run_dir)
     cfg = dataclasses.replace(run.config, **{k: v for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir)) if v})
     ds = load_for(cfg)
@@ -95,14 +93,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"dataset      {ds.name} test split, {len(ds.test)} samples")
     print(f"test loss    {loss:.4f}")
     if acc is not None:
-        import torch
-        preds = torch.cat([predict(run.model, X) for X, _ in test.epoch_batches(0)])
-        cm = confusion_matrix(ds.test.labels, preds, len(ds.classes))
+        cm = confusion_matrix(ds.test.labels, predict_all(run.model, test), len(ds.classes))
         print(f"test acc     {acc:.4f}")
         width = max(len(c) for c in ds.classes)
-        for i, c in enumerate(ds.classes):
-            total = int(cm[i].sum())
-            print(f"  {c:<{width}}  {int(cm[i, i]) / total if total else float('nan'):.3f}  ({total} samples)")
+        for c, class_acc, total in zip(ds.classes, per_class_accuracy(cm), cm.sum(dim=1).tolist()):
+            print(f"  {c:<{width}}  {class_acc if class_acc is not None else float('nan'):.3f}  ({total} samples)")
     return 0
 
 

@@ -241,8 +241,8 @@ def _finish(cfg, run, model, ds, history, device) -> RunResult:
     """Final figures and report; for linear regression, the errors in w and b."""
     from linnet.plots import plot_confusion, plot_predictions, plot_scatter, plot_weights, save_figure
     from linnet.report import write_report
-    from linnet.metrics import confusion_matrix
-    from linnet.train import predict
+    from linnet.metrics import confusion_matrix, per_class_accuracy
+    from linnet.train import predict_all
     summary = _summary(cfg, history)
     if model.kind == "linear":
         state = model.state_dict()
@@ -251,19 +251,17 @@ def _finish(cfg, run, model, ds, history, device) -> RunResult:
         save_figure(plot_scatter(ds.train.images, ds.train.labels), run.path / "scatter.png")
     else:
         _, test_iter = _loaders(cfg, ds)
-        preds = torch.cat([predict(model, X.to(device)).cpu() for X, _ in test_iter.epoch_batches(0)])
+        preds = predict_all(model, test_iter, device)
         labels = ds.test.labels
+        matrix = confusion_matrix(labels, preds, len(ds.classes))
         n = min(18, len(labels))
         X18, _ = next(iter(Loader(ds.test, n, resize=cfg.resize)))
         save_figure(plot_predictions(X18, ds.text_labels(labels[:n]), ds.text_labels(preds[:n])),
                     run.path / "predictions.png")
-        save_figure(plot_confusion(confusion_matrix(labels, preds, len(ds.classes)), ds.classes),
-                    run.path / "confusion.png")
+        save_figure(plot_confusion(matrix, ds.classes), run.path / "confusion.png")
         hw = tuple(X18.shape[-2:])
         save_figure(plot_weights(model.state_dict()["W"], hw, ds.classes), run.path / "weights.png")
-        summary["per_class_acc"] = {
-            c: float((preds[labels == i] == i).double().mean()) if (labels == i).any() else None
-            for i, c in enumerate(ds.classes)}
+        summary["per_class_acc"] = dict(zip(ds.classes, per_class_accuracy(matrix)))
     run.write_json("summary.json", summary)
     write_report(run.path)
     return RunResult(run.path, history, summary, model, ds)

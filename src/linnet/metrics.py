@@ -31,3 +31,9 @@ def confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: in
     """(k, k) counts: row = true class, column = predicted class."""
     idx = y_true.long() * num_classes + y_pred.long()
     return torch.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def per_class_accuracy(matrix: torch.Tensor) -> list[float | None]:
+    """Recall of each class from a confusion matrix: correct / samples of that class (None if none)."""
+    totals = matrix.sum(dim=1)
+    return [float(matrix[i, i]) / float(totals[i]) if totals[i] else None for i in range(len(matrix))]

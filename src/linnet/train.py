@@ -78,6 +78,12 @@ def predict(model, X: torch.Tensor) -> torch.Tensor:
     return out.argmax(dim=1) if model.kind == "softmax" else out
 
 
+def predict_all(model, loader, device=None) -> torch.Tensor:
+    """`predict` over every batch of a loader, in order, concatenated on the CPU."""
+    return torch.cat([predict(model, X if device is None else X.to(device)).cpu()
+                      for X, _ in _batches(loader, 0, model)])
+
+
 def fit(model, train_iter, test_iter, epochs: int, lr: float = 0.1, *, lr_schedule: str = "constant",
         lr_gamma: float = 0.9, lr_step: int = 1, weight_decay: float = 0.0, start_epoch: int = 0,
         history: Sequence[EpochRecord] = (), callbacks: Sequence[Callback] = (), device=None) -> list[EpochRecord]:
