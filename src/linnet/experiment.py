@@ -18,7 +18,7 @@ import torch
 
 from linnet.callbacks import ConsoleProgress, LivePlot, RunRecorder, in_notebook
 from linnet.config import TrainConfig
-from linnet.data.loader import Loader
+from linnet.data.loader import Loader, to_float
 from linnet.data.sources import Dataset, Split, load_dataset
 from linnet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
 from linnet.errors import ConfigError
@@ -139,8 +139,8 @@ def _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, qu
     """Full-batch L-BFGS to the convex optimum; recorded as one epoch."""
     from linnet.solvers import lbfgs_softmax
     start = time.perf_counter()
-    X = torch.cat([x.reshape(len(x), -1) for x, _ in train_iter.epoch_batches(0)]).to(device)
-    y = torch.cat([y for _, y in train_iter.epoch_batches(0)]).to(device)
+    X = to_float(ds.train.images, train_iter.resize).reshape(len(ds.train), -1).to(device)   # (n, d), whole split
+    y = ds.train.labels.to(device)
     W, b = lbfgs_softmax(X, y, len(ds.classes), weight_decay=cfg.weight_decay)
     model.load_state_dict({"W": W.to(torch.float32), "b": b.to(torch.float32)})
     train_loss, train_acc = evaluate(model, train_iter, device)
