@@ -174,3 +174,8 @@ def test_callbacks_of_a_run_see_every_epoch_then_the_end(tmp_path, no_plots, sol
     n = len(result.history)
     assert n == (2 if solver == "sgd" else 1)
     assert events.events == [("epoch_end", e, e) for e in range(1, n + 1)] + [("fit_end", n)]
+
+
+def test_train_config_accepts_the_closed_ends_of_its_intervals():
+    cfg = TrainConfig(dataset="digits", lr_decay=1.0, weight_decay=0.0)   # gamma 1: no decay; no L2
+    assert cfg.lr_schedule == "exponential" and cfg.lr_decay == 1.0

@@ -37,11 +37,12 @@ class DataConfig:
         check_int("seed", self.seed, 0)
 
 
-def check_float(name: str, value, low: float, high: float = float("inf"), low_open: bool = True) -> None:
+def check_float(name: str, value, low: float, high: float = float("inf"), low_open: bool = True,
+                high_open: bool = True) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
-    ok = ok and (low < value if low_open else low <= value) and value < high
+    ok = ok and (low < value if low_open else low <= value) and (value < high if high_open else value <= high)
     if not ok:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g})"
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         raise ConfigError(f"The '{name}' parameter must be a float in {interval}. Got {value!r}.")
 
 
@@ -97,7 +98,7 @@ class TrainConfig:
         if self.lr is not None:
             check_float("lr", self.lr, 0.0)
         if self.lr_decay is not None:
-            check_float("lr_decay", self.lr_decay, 0.0, 1.0 + 1e-12)
+            check_float("lr_decay", self.lr_decay, 0.0, 1.0, high_open=False)  # 1: no decay
         check_int("lr_step", self.lr_step, 1)
         check_float("weight_decay", self.weight_decay, 0.0, low_open=False)
         check_int("seed", self.seed, 0)

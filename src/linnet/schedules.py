@@ -7,7 +7,6 @@ concise) see exactly the same sequence, and a resumed run picks up the same lr.
 from __future__ import annotations
 
 from linnet.config import check_choice, check_float, check_int
-from linnet.errors import ConfigError
 
 SCHEDULES = ("constant", "exponential", "step")
 
@@ -24,8 +23,7 @@ def learning_rate(schedule: str, lr: float, epoch: int, gamma: float = 0.9, step
     check_float("lr", lr, 0.0)
     check_int("epoch", epoch, 0)
     # gamma = 1 is allowed (no decay), > 1 is not (it would grow, not decay): a closed upper end.
-    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0 < gamma <= 1:
-        raise ConfigError(f"The 'gamma' parameter must be a float in (0, 1]. Got {gamma!r}.")
+    check_float("gamma", gamma, 0.0, 1.0, high_open=False)
     check_int("step_size", step_size, 1)
     if schedule == "exponential":
         return float(lr * gamma ** epoch)
