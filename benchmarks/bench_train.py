@@ -37,9 +37,9 @@ def worker(variant: str, data_dir: str, epochs: int) -> dict:
         acc = train(ds.train.images, ds.train.labels, ds.test.images, ds.test.labels, workers, epochs)
     else:
         impl = variant.split("-")[1]
-        from linnet.experiment import _loaders
+        from linnet.experiment import loaders_for
         cfg = linnet.TrainConfig(impl=impl, dataset="fashion-mnist", epochs=epochs)
-        train_iter, test_iter = _loaders(cfg, ds)
+        train_iter, test_iter = loaders_for(cfg, ds)
         model = linnet.build_model("softmax", impl, 784, 10, generator=torch.Generator().manual_seed(0))
         start = time.perf_counter()
         history = linnet.fit(model, train_iter, test_iter, epochs, 0.1)

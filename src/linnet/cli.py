@@ -80,14 +80,13 @@ def cmd_train(cfg: TrainConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from linnet.data.loader import Loader
-    from linnet.experiment import load_for, load_run
+    from linnet.experiment import load_for, load_run, loaders_for
     from linnet.metrics import confusion_matrix, per_class_accuracy
     from linnet.train import evaluate, predict_all
     run = load_run(args.run_dir)
     cfg = dataclasses.replace(run.config, **{k: v for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir)) if v})
     ds = load_for(cfg)
-    test = Loader(ds.test, 1024, resize=cfg.resize)
+    _, test = loaders_for(cfg, ds)
     loss, acc = evaluate(run.model, test)
     print(f"run          {run.run_dir} ({len(run.history)} epochs, {cfg.model}, {cfg.impl})")
     print(f"dataset      {ds.name} test split, {len(ds.test)} samples")

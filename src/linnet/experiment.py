@@ -78,7 +78,9 @@ def load_for(cfg: TrainConfig) -> Dataset:
     return load_dataset(name, cfg.data_dir, progress=sys.stderr.isatty(), mmap=cfg.mmap)
 
 
-def _loaders(cfg: TrainConfig, ds: Dataset) -> tuple[Loader, Loader]:
+def loaders_for(cfg: TrainConfig, ds: Dataset) -> tuple[Loader, Loader]:
+    """(train, test) loaders of a run: training shuffled by the run's seed; testing in order, in
+    blocks of at least 1024 (evaluation has no step to take between batches)."""
     bs = cfg.resolved("batch_size")
     return (Loader(ds.train, bs, shuffle=True, seed=cfg.seed, resize=cfg.resize),
             Loader(ds.test, max(bs, 1024), shuffle=False, resize=cfg.resize))
@@ -126,7 +128,7 @@ def _callbacks(cfg, run, total_epochs, extra, quiet):
 
 
 def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, quiet):
-    train_iter, test_iter = _loaders(cfg, ds)
+    train_iter, test_iter = loaders_for(cfg, ds)
     if cfg.solver == "lbfgs":
         return _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, quiet)
     return fit(model, train_iter, test_iter, epochs, cfg.resolved("lr"), lr_schedule=cfg.lr_schedule,
@@ -250,7 +252,7 @@ def _finish(cfg, run, model, ds, history, device) -> RunResult:
         summary["b_error"] = TRUE_B - float(state["b"].reshape(-1)[0])
         save_figure(plot_scatter(ds.train.images, ds.train.labels), run.path / "scatter.png")
     else:
-        _, test_iter = _loaders(cfg, ds)
+        _, test_iter = loaders_for(cfg, ds)
         preds = predict_all(model, test_iter, device)
         labels = ds.test.labels
         matrix = confusion_matrix(labels, preds, len(ds.classes))
