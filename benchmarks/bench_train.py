@@ -4,8 +4,10 @@ timed side by side: the textbook recipe (DataLoader with 4 and 0 workers) agains
     python benchmarks/bench_train.py [--data-dir DIR] [--epochs 10] [--skip-textbook]
 
 Without --data-dir, 60000/10000 generated 28x28 images are written once to benchmarks/.data.
-Every variant runs in its own process (peak RSS is its own). Prints a table, the ratios against the
-faster textbook variant, and last `speedup_vs_textbook_best=<x>`.
+Every variant runs in its own process (peak RSS is its own); linnet-fast-torch is linnet-fast with
+LINNET_KERNEL=0, i.e. its torch code, as on a machine where the compiled kernel is not built.
+Prints a table, the ratios against the faster textbook variant, and last
+`speedup_vs_textbook_best=<x>`.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def worker(variant: str, data_dir: str, epochs: int) -> dict:
         start = time.perf_counter()
         acc = train(ds.train.images, ds.train.labels, ds.test.images, ds.test.labels, workers, epochs)
     else:
-        impl = variant.split("-")[1]
+        impl = variant.split("-")[1]   # linnet-fast-torch: the fast impl with LINNET_KERNEL=0 (see VARIANTS)
         from linnet.experiment import loaders_for
         cfg = linnet.TrainConfig(impl=impl, dataset="fashion-mnist", epochs=epochs)
         train_iter, test_iter = loaders_for(cfg, ds)
@@ -44,13 +46,16 @@ def worker(variant: str, data_dir: str, epochs: int) -> dict:
         start = time.perf_counter()
         history = linnet.fit(model, train_iter, test_iter, epochs, 0.1)
         acc = history[-1].test_acc
+    from linnet import kernel
     return {"variant": variant, "seconds": time.perf_counter() - start, "test_acc": acc,
-            "peak_rss_mb": peak_rss_mb(), "load_seconds": load_seconds}
+            "peak_rss_mb": peak_rss_mb(), "load_seconds": load_seconds,
+            "kernel": kernel.describe()}
 
 
 def run_worker(variant: str, data_dir: Path, epochs: int) -> dict:
+    env = dict(os.environ, LINNET_KERNEL="0") if variant.endswith("-torch") else None
     out = subprocess.run([sys.executable, __file__, "--worker", variant, "--data-dir", str(data_dir),
-                          "--epochs", str(epochs)], capture_output=True, text=True)
+                          "--epochs", str(epochs)], capture_output=True, text=True, env=env)
     if out.returncode != 0:
         return {"variant": variant, "error": (out.stderr.strip().splitlines() or ["?"])[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -85,7 +90,7 @@ def main() -> None:
         return
     data_dir = args.data_dir or make_data(Path(__file__).resolve().parent / ".data" / "fashion-60k")
     variants = ([] if args.skip_textbook else ["textbook-4w", "textbook-0w"]) + \
-        ["linnet-fast", "linnet-scratch", "linnet-concise"]
+        ["linnet-fast", "linnet-fast-torch", "linnet-scratch", "linnet-concise"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}; data: {data_dir}")
     results = [run_worker(v, data_dir, args.epochs) for v in variants] + [run_cli(data_dir, args.epochs)]
     print(f"\n{'variant':<24} {'seconds':>8} {'test acc':>9} {'peak RSS MB':>12}")
@@ -97,6 +102,7 @@ def main() -> None:
     fast = next(r for r in results if r["variant"] == "linnet-fast")
     if "load_seconds" in fast:
         print(f"\nparse 4 IDX .gz files (70k images): {fast['load_seconds']:.3f} s")
+        print(f"linnet-fast's inner loop: {fast['kernel']}")
     textbook = [r for r in results if r["variant"].startswith("textbook") and "error" not in r]
     if textbook and "error" not in fast:
         best = min(textbook, key=lambda r: r["seconds"])

@@ -11,6 +11,7 @@ from helpers_train import (checkpoint_state, html_refs, is_png, metrics_rows, no
                            run_cli, write_idx_dataset)
 from PIL import Image
 
+from linnet import kernel
 from linnet.config import TrainConfig
 from linnet.data.sources import FASHION_MNIST_CLASSES
 from linnet.train import EpochRecord
@@ -75,7 +76,8 @@ def test_config_json_has_every_setting_the_versions_and_the_seed(digits_run):
     assert set(c["settings"]) == {f.name for f in dataclasses.fields(TrainConfig)}
     assert c["settings"]["seed"] == 0 and c["settings"]["dataset"] == "digits" and c["settings"]["name"] == "digits"
     assert c["resolved"] == {"dataset": "digits", "epochs": 20, "batch_size": 16, "lr": 0.1}
-    assert set(c["versions"]) == {"linnet", "torch", "python"} and c["versions"]["torch"] == torch.__version__
+    assert set(c["versions"]) == {"linnet", "torch", "python", "fast kernel"}
+    assert c["versions"]["torch"] == torch.__version__ and c["versions"]["fast kernel"] == kernel.describe()
     assert c["dataset"]["train"] == 1437 and c["dataset"]["test"] == 360 and c["dataset"]["input_hw"] == [8, 8]
     assert c["device"] in ("cpu", "cuda")
     assert TrainConfig(**c["settings"]) == TrainConfig(dataset="digits", runs_dir=str(run_dir.parent), name="digits")

@@ -108,13 +108,14 @@ def _summary(cfg: TrainConfig, history) -> dict:
 
 def _config_json(cfg: TrainConfig, ds: Dataset, device: torch.device) -> dict:
     import linnet
+    from linnet import kernel
     resolved = {f: cfg.resolved(f) for f in ("dataset", "epochs", "batch_size", "lr")}
     return {"settings": dataclasses.asdict(cfg), "resolved": resolved, "lr_schedule": cfg.lr_schedule,
             "device": str(device), "dataset": {"name": ds.name, "train": len(ds.train), "test": len(ds.test),
                                                "classes": list(ds.classes),
                                                "input_hw": _input_hw(cfg, ds), "num_inputs": _num_inputs(cfg, ds)},
             "versions": {"linnet": linnet.__version__, "torch": torch.__version__,
-                         "python": platform.python_version()},
+                         "python": platform.python_version(), "fast kernel": kernel.describe()},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 

@@ -57,6 +57,30 @@ def _batches(loader, epoch: int, model=None) -> Iterable:
     return loader.epoch_batches(epoch, raw=getattr(model, "accepts_uint8", False))
 
 
+def _takes_rows(model, loader, device=None) -> bool:
+    """Whether `model` can walk `loader`'s resident images itself (linnet.fast's compiled kernel)."""
+    on_cpu = device is None or torch.device(device).type == "cpu"
+    return (on_cpu and hasattr(loader, "epoch_order") and loader.resize is None
+            and getattr(model, "can_train_rows", lambda _: False)(loader.split.images))
+
+
+def _epoch_steps(model, loader, epoch: int, lr: float, weight_decay: float, device=None) -> Iterable:
+    """(summed loss, correct, batch size) of each SGD step of epoch `epoch`, measured before the step.
+
+    A linnet Loader's resident uint8 images go whole to a model that can walk them itself
+    (linnet.fast's compiled kernel: no batch is copied out); otherwise one train_step a batch.
+    """
+    if _takes_rows(model, loader, device):
+        yield from model.train_rows(loader.split.images, loader.split.labels, loader.epoch_order(epoch),
+                                    loader.batch_size, lr, weight_decay)
+        return
+    for X, y in _batches(loader, epoch, model):
+        if device is not None:
+            X, y = X.to(device), y.to(device)
+        loss_sum, correct = model.train_step(X, y, lr, weight_decay)
+        yield loss_sum, correct, len(y)
+
+
 def evaluate(model, loader, device=None) -> tuple[float, float | None]:
     """(mean per-sample loss, accuracy or None for regression) over a loader."""
     metric = Accumulator(3)  # loss sum, correct, count
@@ -102,17 +126,15 @@ def fit(model, train_iter, test_iter, epochs: int, lr: float = 0.1, *, lr_schedu
                 cb.on_epoch_start(epoch + 1, num_batches)
             start = time.perf_counter()
             metric = Accumulator(3)  # loss sum, correct, count
-            for step, (X, y) in enumerate(_batches(train_iter, epoch, model), start=1):
-                if device is not None:
-                    X, y = X.to(device), y.to(device)
-                loss_sum, correct = model.train_step(X, y, epoch_lr, weight_decay)
+            steps = _epoch_steps(model, train_iter, epoch, epoch_lr, weight_decay, device)
+            for step, (loss_sum, correct, size) in enumerate(steps, start=1):
                 if not math.isfinite(loss_sum):
                     raise TrainingDiverged(
                         f"the loss became {loss_sum} at epoch {epoch + 1}, step {step} (lr {epoch_lr:g}); "
                         f"training stopped there. Try a smaller --lr (e.g. {epoch_lr / 10:g}) or an --lr-decay.")
-                metric.add(loss_sum, correct, len(y))
+                metric.add(loss_sum, correct, size)
                 for cb in callbacks:
-                    cb.on_batch_end(step, loss_sum / len(y))
+                    cb.on_batch_end(step, loss_sum / size)
             test_loss, test_acc = evaluate(model, test_iter, device)
             record = EpochRecord(epoch + 1, epoch_lr, metric[0] / metric[2],
                                  metric[1] / metric[2] if classify else None, test_loss, test_acc,

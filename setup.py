@@ -1,0 +1,11 @@
+"""The one thing pyproject.toml cannot declare stably: the fast path's compiled inner loop.
+
+src/linnet/_kernel.c is loaded with ctypes by linnet/kernel.py. The build is optional: where it
+fails (no C compiler, a CPU family without AVX2) the install still succeeds and linnet.fast runs
+its torch code instead, about 3x slower. Everything else lives in pyproject.toml.
+"""
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension(
+    "linnet._kernel", ["src/linnet/_kernel.c"],
+    extra_compile_args=["-O3", "-mavx2", "-mfma", "-fopenmp"], extra_link_args=["-fopenmp"], optional=True)])

@@ -1,0 +1,218 @@
+/* Fused softmax-regression SGD on uint8 images: the inner loop of linnet.fast, compiled.
+
+Loaded with ctypes by linnet/kernel.py, which falls back to the torch path when this file was not
+built. The math is the one of fast.py, per minibatch of B rows x_i (d uint8 pixels, scale 1/255):
+    o_i = scale * W^T x_i + b                    logits, k per row            (forward, rows split
+    g_i = softmax(o_i) - onehot(y_i)             the cross-entropy gradient    over the threads)
+    W^T <- (1 - lr wd) W^T - lr scale / B  sum_i g_i x_i^T                    (columns split)
+    b   <- b - lr / B  sum_i g_i
+Why it is faster than the torch path: one pass reads each row straight from the resident uint8 set
+(no gather copy, no float copy), the weights stay in registers/L1 in 5-class tiles, and the two
+cores share a step without any reduction between them: every output (a logit, a column of W) is
+computed by one thread in a fixed order, so the result does not depend on the thread count.
+
+Built by pyproject.toml as the optional extension linnet._kernel with -mavx2 -mfma (x86-64 CPUs
+since 2013); kernel.py loads it with ctypes when torch reports an AVX2 CPU, and otherwise (or when
+the build failed: no compiler, another CPU family) linnet.fast runs its torch code instead.
+Plain C with GCC/Clang vector extensions (8 floats): no Python headers, no argument parsing.
+*/
+#if !defined(__AVX2__) || !defined(__FMA__)
+#error "build with -mavx2 -mfma (pyproject.toml does); without AVX2 linnet runs its torch path"
+#endif
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define KERNEL __attribute__((visibility("default")))
+#define INLINE static inline __attribute__((always_inline))
+
+typedef float v8f __attribute__((vector_size(32)));
+
+enum { KB = 5 };  /* classes per register tile: 5 classes x 2 rows (or 16 columns) = 10 accumulators */
+
+/* 8 pixels -> 8 floats (vpmovzxbd + vcvtdq2ps; GCC 12 makes __builtin_convertvector from u8 scalar). */
+INLINE v8f load_u8(const uint8_t *p)
+{
+    return (v8f)_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+INLINE v8f load_f(const float *p) { v8f v; memcpy(&v, p, sizeof v); return v; }
+INLINE void store_f(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+INLINE float hsum(v8f v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
+
+/* out[r * ldo + c] = sum_j x[r][j] w[c * d + j] for NR rows and NK classes (compile-time constants). */
+INLINE void dots(const int NR, const int NK, const uint8_t *const *x, const float *w, int64_t d,
+                 float *out, int64_t ldo)
+{
+    v8f acc[2][KB];
+    memset(acc, 0, sizeof acc);
+    int64_t j = 0;
+    for (; j + 8 <= d; j += 8) {
+        v8f xv[2];
+        for (int r = 0; r < NR; r++) xv[r] = load_u8(x[r] + j);
+        for (int c = 0; c < NK; c++) {
+            v8f wv = load_f(w + c * d + j);
+            for (int r = 0; r < NR; r++) acc[r][c] += xv[r] * wv;
+        }
+    }
+    for (int r = 0; r < NR; r++)
+        for (int c = 0; c < NK; c++) {
+            float s = hsum(acc[r][c]);
+            for (int64_t jj = j; jj < d; jj++) s += (float)x[r][jj] * w[c * d + jj];
+            out[r * ldo + c] = s;
+        }
+}
+
+/* Logits of NR rows: out (NR, k) = scale * x W^T + b, all k classes in tiles of KB. */
+INLINE void logits_rows(const int NR, const uint8_t *const *x, const float *W, const float *b,
+                        int64_t d, int64_t k, float scale, float *out)
+{
+    int64_t c0 = 0;
+    for (; c0 + KB <= k; c0 += KB) dots(NR, KB, x, W + c0 * d, d, out + c0, k);
+    switch (k - c0) {
+    case 4: dots(NR, 4, x, W + c0 * d, d, out + c0, k); break;
+    case 3: dots(NR, 3, x, W + c0 * d, d, out + c0, k); break;
+    case 2: dots(NR, 2, x, W + c0 * d, d, out + c0, k); break;
+    case 1: dots(NR, 1, x, W + c0 * d, d, out + c0, k); break;
+    default: break;
+    }
+    for (int r = 0; r < NR; r++)
+        for (int64_t c = 0; c < k; c++) out[r * k + c] = scale * out[r * k + c] + b[c];
+}
+
+/* In place: logits o (k) -> g = softmax(o) - onehot(y). Returns the loss log sum exp(o) - o_y
+   (LogSumExp with the max taken out: cannot overflow); *hit = (first argmax == y). */
+INLINE float softmax_grad(float *o, int64_t k, int64_t y, int *hit)
+{
+    int64_t arg = 0;
+    float m = o[0];
+    for (int64_t c = 1; c < k; c++)
+        if (o[c] > m) { m = o[c]; arg = c; }
+    float o_y = o[y], s = 0.0f;
+    for (int64_t c = 0; c < k; c++) { o[c] = expf(o[c] - m); s += o[c]; }
+    float inv = 1.0f / s;
+    for (int64_t c = 0; c < k; c++) o[c] *= inv;
+    o[y] -= 1.0f;
+    *hit = arg == y;
+    return m + logf(s) - o_y;
+}
+
+/* acc (NK classes x 16 columns) = sum_i G[i][c0 + c] x_i[j .. j + 16); then the SGD update of
+   those W^T entries: W = beta W - alpha acc. */
+INLINE void grad_tile(const int NK, const uint8_t *const *rows, int64_t B, const float *G, int64_t k,
+                      int64_t c0, int64_t j, float *W, int64_t d, float alpha, float beta)
+{
+    v8f acc[KB][2];
+    memset(acc, 0, sizeof acc);
+    for (int64_t i = 0; i < B; i++) {
+        v8f x0 = load_u8(rows[i] + j), x1 = load_u8(rows[i] + j + 8);
+        const float *g = G + i * k + c0;
+        for (int c = 0; c < NK; c++) { acc[c][0] += g[c] * x0; acc[c][1] += g[c] * x1; }
+    }
+    for (int c = 0; c < NK; c++)
+        for (int h = 0; h < 2; h++) {
+            float *w = W + (c0 + c) * d + j + 8 * h;
+            store_f(w, beta * load_f(w) - alpha * acc[c][h]);
+        }
+}
+
+/* The columns [j0, d) left over by the 16-wide tiles, one at a time, all classes. */
+static void grad_tail(const uint8_t *const *rows, int64_t B, const float *G, int64_t k, int64_t j0,
+                      float *W, int64_t d, float alpha, float beta)
+{
+    for (int64_t c = 0; c < k; c++)
+        for (int64_t j = j0; j < d; j++) {
+            float s = 0.0f;
+            for (int64_t i = 0; i < B; i++) s += G[i * k + c] * (float)rows[i][j];
+            W[c * d + j] = beta * W[c * d + j] - alpha * s;
+        }
+}
+
+INLINE void grad_task(int64_t t, int64_t nkb, const uint8_t *const *rows, int64_t B, const float *G,
+                      int64_t k, float *W, int64_t d, float alpha, float beta)
+{
+    int64_t j = (t / nkb) * 16, c0 = (t % nkb) * KB;
+    switch (k - c0 < KB ? k - c0 : KB) {
+    case 5: grad_tile(5, rows, B, G, k, c0, j, W, d, alpha, beta); break;
+    case 4: grad_tile(4, rows, B, G, k, c0, j, W, d, alpha, beta); break;
+    case 3: grad_tile(3, rows, B, G, k, c0, j, W, d, alpha, beta); break;
+    case 2: grad_tile(2, rows, B, G, k, c0, j, W, d, alpha, beta); break;
+    default: grad_tile(1, rows, B, G, k, c0, j, W, d, alpha, beta); break;
+    }
+}
+
+/* Logits (n, k) of the rows 0..n-1 of images: evaluation and prediction. */
+KERNEL void linnet_logits(const uint8_t *images, int64_t n, int64_t d, int64_t k, const float *W,
+                          const float *b, float scale, float *out, int threads)
+{
+    int64_t pairs = (n + 1) / 2;
+    #pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t p = 0; p < pairs; p++) {
+        int64_t i = 2 * p;
+        const uint8_t *x[2] = {images + i * d, images + (i + 1) * d};
+        if (i + 1 < n) logits_rows(2, x, W, b, d, k, scale, out + i * k);
+        else logits_rows(1, x, W, b, d, k, scale, out + i * k);
+    }
+}
+
+/* SGD steps over the rows images[index[0..n)] (index NULL: rows 0..n-1, labels alike) in
+   minibatches of `batch` (the last may be short).
+   Per step s: loss_sum[s] (summed cross-entropy) and correct[s], both before the update.
+   Workspace: rows (batch pointers), G (batch * k floats), row_loss (batch floats), row_hit (batch ints).
+   Returns the number of steps done: it stops after a step whose loss is not finite, and returns
+   -1 - i when label y_i is outside [0, k) (nothing of that step is applied). */
+KERNEL int64_t linnet_sgd_steps(const uint8_t *images, const int64_t *labels, const int64_t *index,
+                                int64_t n, int64_t batch, int64_t d, int64_t k, float *W, float *b,
+                                float lr, float weight_decay, float scale,
+                                const uint8_t **rows, float *G, float *row_loss, int *row_hit,
+                                double *loss_sum, int64_t *correct, int threads)
+{
+    int64_t steps = (n + batch - 1) / batch, done = 0, bad = -1;
+    int64_t nkb = (k + KB - 1) / KB, d16 = d - d % 16, tasks = (d16 / 16) * nkb;
+    int stop = 0;
+    #pragma omp parallel num_threads(threads)
+    for (int64_t s = 0; s < steps && !stop; s++) {
+        int64_t first = s * batch, B = n - first < batch ? n - first : batch;
+        const int64_t *idx = index ? index + first : NULL;
+        /* forward + softmax: rows split over the threads */
+        #pragma omp for schedule(static)
+        for (int64_t p = 0; p < (B + 1) / 2; p++) {
+            int64_t i = 2 * p, nr = i + 1 < B ? 2 : 1;
+            for (int64_t r = 0; r < nr; r++) rows[i + r] = images + (idx ? idx[i + r] : first + i + r) * d;
+            if (nr == 2) logits_rows(2, rows + i, W, b, d, k, scale, G + i * k);
+            else logits_rows(1, rows + i, W, b, d, k, scale, G + i * k);
+            for (int64_t r = i; r < i + nr; r++) {
+                int64_t y = labels[idx ? idx[r] : first + r];
+                if (y < 0 || y >= k) {
+                    #pragma omp critical
+                    if (bad < 0 || first + r < bad) bad = first + r;
+                    row_loss[r] = 0.0f; row_hit[r] = 0;
+                    continue;
+                }
+                row_loss[r] = softmax_grad(G + r * k, k, y, &row_hit[r]);
+            }
+        }
+        if (bad >= 0) break;  /* every thread sees it after the barrier above */
+        float alpha = lr * scale / (float)B, beta = 1.0f - lr * weight_decay;
+        /* backward + update of W^T: columns split over the threads */
+        #pragma omp for schedule(static) nowait
+        for (int64_t t = 0; t < tasks; t++) grad_task(t, nkb, rows, B, G, k, W, d, alpha, beta);
+        #pragma omp single
+        {
+            if (d16 < d) grad_tail(rows, B, G, k, d16, W, d, alpha, beta);
+            double sum = 0.0;
+            int64_t hits = 0;
+            for (int64_t i = 0; i < B; i++) { sum += row_loss[i]; hits += row_hit[i]; }
+            for (int64_t c = 0; c < k; c++) {
+                float gs = 0.0f;
+                for (int64_t i = 0; i < B; i++) gs += G[i * k + c];
+                b[c] -= lr / (float)B * gs;
+            }
+            loss_sum[s] = sum;
+            correct[s] = hits;
+            done = s + 1;
+            stop = !isfinite(sum);
+        } /* implicit barrier: W, b and stop are settled before the next step */
+    }
+    return bad >= 0 ? -1 - bad : done;
+}

@@ -1,0 +1,107 @@
+"""The compiled inner loop of linnet.fast (src/linnet/_kernel.c), called through ctypes.
+
+`LIB` is the loaded library, or None with `WHY_NOT` saying why: not built (the build is optional,
+see setup.py), a CPU without AVX2, or turned off with LINNET_KERNEL=0. linnet.fast uses it for
+uint8 images when it can and runs its torch code otherwise; the tests hold the two to each other.
+
+Results do not depend on the thread count: the kernel splits a step's rows (forward) and W's
+columns (backward) over the threads, never a sum, so 1 and 2 threads give the same bits.
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from linnet.errors import DataError
+
+_P, _I, _F, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int
+PARALLEL_MIN_WORK = 1 << 15   # pixels a step below which a second thread costs more than it brings
+
+
+def _load() -> tuple[ctypes.CDLL | None, str]:
+    if os.environ.get("LINNET_KERNEL", "1") == "0":
+        return None, "turned off by LINNET_KERNEL=0"
+    capability = torch.backends.cpu.get_cpu_capability()
+    if not capability.startswith(("AVX2", "AVX512")):
+        return None, f"the CPU lacks AVX2 (torch reports {capability})"
+    spec = importlib.util.find_spec("linnet._kernel")
+    if spec is None or spec.origin is None:
+        return None, "not built (no C compiler when linnet was installed? see setup.py)"
+    lib = ctypes.CDLL(spec.origin)
+    lib.linnet_logits.restype = None
+    lib.linnet_logits.argtypes = [_P, _I, _I, _I, _P, _P, _F, _P, _INT]
+    lib.linnet_sgd_steps.restype = _I
+    lib.linnet_sgd_steps.argtypes = [_P, _P, _P, _I, _I, _I, _I, _P, _P, _F, _F, _F,
+                                     _P, _P, _P, _P, _P, _P, _INT]
+    return lib, ""
+
+
+LIB, WHY_NOT = _load()
+
+
+def describe() -> str:
+    """One line for run records and the benchmark: which inner loop linnet.fast runs here."""
+    return "compiled (AVX2)" if LIB is not None else f"torch code ({WHY_NOT})"
+
+
+def usable(images: Tensor, weight_t: Tensor) -> bool:
+    """Whether the kernel can take these uint8 images (n, ...) for this (k, d) float32 CPU weight."""
+    if LIB is None or images.dtype != torch.uint8 or len(images) == 0:
+        return False
+    return (images.device.type == "cpu" and images.is_contiguous() and images[0].numel() == weight_t.shape[1]
+            and weight_t.dtype == torch.float32 and weight_t.device.type == "cpu")
+
+
+def _threads(work: int) -> int:
+    return torch.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
+
+
+def logits(images: Tensor, weight_t: Tensor, bias: Tensor, scale: float) -> Tensor:
+    """(n, k) = scale * images W + b for uint8 images (n, ...) (see `usable`)."""
+    (k, d), n = weight_t.shape, len(images)
+    out = torch.empty(n, k)
+    LIB.linnet_logits(images.data_ptr(), n, d, k, weight_t.data_ptr(), bias.data_ptr(), scale,
+                      out.data_ptr(), _threads(n * d))
+    return out
+
+
+class Workspace(NamedTuple):
+    """Scratch memory for minibatches of one size, allocated once per model and size."""
+    rows: Tensor       # (B,) pointers to the batch's rows
+    grad: Tensor       # (B, k) logits -> softmax(o) - onehot(y)
+    row_loss: Tensor   # (B,) float32
+    row_hit: Tensor    # (B,) int32
+
+    @classmethod
+    def new(cls, batch_size: int, k: int) -> "Workspace":
+        return cls(torch.empty(batch_size, dtype=torch.int64), torch.empty(batch_size, k),
+                   torch.empty(batch_size), torch.empty(batch_size, dtype=torch.int32))
+
+
+def sgd_steps(images: Tensor, labels: Tensor, index: Tensor | None, batch_size: int, weight_t: Tensor,
+              bias: Tensor, lr: float, weight_decay: float, scale: float, ws: Workspace) -> tuple[list, list]:
+    """SGD steps in place over images[index] (None: in order) in minibatches of `batch_size`.
+
+    Returns the per-step (summed loss, correct) lists, both measured before each update. They stop
+    early after a step whose loss is not finite (the caller reports the divergence there).
+    """
+    n = len(images) if index is None else len(index)
+    steps = -(-n // batch_size)
+    (k, d) = weight_t.shape
+    loss_sum, correct = torch.empty(steps, dtype=torch.float64), torch.empty(steps, dtype=torch.int64)
+    done = LIB.linnet_sgd_steps(
+        images.data_ptr(), labels.data_ptr(), None if index is None else index.data_ptr(), n, batch_size,
+        d, k, weight_t.data_ptr(), bias.data_ptr(), lr, weight_decay, scale, ws.rows.data_ptr(),
+        ws.grad.data_ptr(), ws.row_loss.data_ptr(), ws.row_hit.data_ptr(), loss_sum.data_ptr(),
+        correct.data_ptr(), _threads(batch_size * d))
+    if done < 0:
+        i = -1 - done
+        label = int(labels[i if index is None else index[i]])
+        raise DataError(f"Label {label} of sample {i if index is None else int(index[i])} is outside "
+                        f"the model's classes 0..{k - 1}.")
+    return loss_sum[:done].tolist(), correct[:done].tolist()
