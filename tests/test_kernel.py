@@ -4,6 +4,7 @@ On an x86-64 machine with AVX2 (this project's machines, CI) the kernel must be 
 test fails otherwise, so a broken build cannot pass as a silently slower run.
 """
 import importlib.util
+import math
 import os
 import platform
 
@@ -114,20 +115,65 @@ def test_kernel_logits_equal_the_torch_forward(monkeypatch, n, shape, k):
     assert compiled.shape == (n, k)
 
 
+class FixedThreads:
+    def __init__(self, count):
+        self.count = count
+
+    def plan(self, work):
+        return self.count, None
+
+    def best(self, work):
+        return self.count
+
+    def record(self, threads, rows, seconds, trial=False):
+        pass
+
+
 @needs_kernel
+@pytest.mark.skipif(torch.get_num_threads() < 2, reason="one thread only")
 def test_the_result_does_not_depend_on_the_thread_count():
     split, test = images_split(600), images_split(50, seed=1)
-    assert 64 * 784 >= kernel.PARALLEL_MIN_WORK                       # so a second thread takes part
     states = []
-    before = torch.get_num_threads()
-    try:
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            model = softmax(784, 10)
-            train(model, split, test, 64)
-            states.append(model.state_dict())
-    finally:
-        torch.set_num_threads(before)
+    for threads in (1, 2):
+        model = softmax(784, 10)
+        model.threads = FixedThreads(threads)
+        train(model, split, test, 64)
+        states.append(model.state_dict())
+    assert torch.equal(states[0]["W"], states[1]["W"]) and torch.equal(states[0]["b"], states[1]["b"])
+
+
+def test_thread_choice_trials_then_keeps_the_faster_and_backs_off(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    choice, big = kernel.ThreadChoice(), kernel.PARALLEL_MIN_WORK
+    assert choice.plan(big - 1) == (1, None) and choice.best(big - 1) == 1   # small steps: never split
+    for _ in range(2):                                                  # warming up: one thread runs,
+        assert choice.plan(big) == (1, 2) and choice.best(big) == 1     # after a trial of two
+        choice.record(2, 2048, 0.002, trial=True)
+        choice.record(1, 10000, 0.02)                                   # 2 us a row with one thread
+    assert choice.best(big) == 2                                        # 1 us with two
+    assert [choice.plan(big) for _ in range(8)] == [(2, None)] * 7 + [(2, 1)]   # a trial of one, 8th call
+    choice.record(1, 2048, 0.004, trial=True)                           # it lost: next trial 16 calls on
+    choice.record(2, 10000, 0.01)
+    plans = [choice.plan(big) for _ in range(16)]
+    assert plans == [(2, None)] * 15 + [(2, 1)]
+    choice.record(1, 2048, 0.001, trial=True)                           # another process took a core:
+    assert choice.best(big) == 1                                        # one thread wins, and the
+    choice.record(1, 10000, 0.005)                                      # trials are 8 apart again
+    assert [choice.plan(big) for _ in range(8)] == [(1, None)] * 7 + [(1, 2)]
+
+
+@needs_kernel
+def test_a_trial_splits_a_call_without_changing_its_result():
+    split = images_split(3000, (8, 8))
+    order = torch.randperm(3000, generator=torch.Generator().manual_seed(0))
+    assert 512 * 64 >= kernel.PARALLEL_MIN_WORK and torch.get_num_threads() > 1 or pytest.skip("one thread")
+    steps, states = [], []
+    for threads in (kernel.ThreadChoice(), FixedThreads(1)):
+        model = softmax(64, 10)
+        model.threads = threads
+        steps.append(list(model.train_rows(split.images, split.labels, order, 512, 0.1)))
+        states.append(model.state_dict())
+    assert steps[0] == steps[1] and len(steps[0]) == 6 and steps[0][-1][2] == 3000 - 5 * 512
     assert torch.equal(states[0]["W"], states[1]["W"]) and torch.equal(states[0]["b"], states[1]["b"])
 
 
@@ -262,3 +308,15 @@ def test_a_missing_build_uses_the_torch_code(monkeypatch):
 def test_without_the_kernel_fast_still_trains(torch_path):
     history = train(softmax(64, 10), images_split(200, (8, 8)), images_split(50, (8, 8), seed=1), 16, epochs=3)
     assert history[-1].train_loss < history[0].train_loss and history[-1].test_acc > 0.3   # chance: 0.1
+
+
+@needs_kernel
+def test_a_trial_stops_at_a_non_finite_loss_like_any_call():
+    split = images_split(3000, (8, 8))
+    runs = []
+    for threads in (kernel.ThreadChoice(), FixedThreads(1)):
+        model = softmax(64, 10)
+        model.threads = threads
+        runs.append(list(model.train_rows(split.images, split.labels, torch.arange(3000), 512, 1e38)))
+    assert len(runs[0]) == len(runs[1]) == 2                            # inside the trial's 4 steps
+    assert runs[0][0] == runs[1][0] and all(math.isnan(r[-1][0]) for r in runs)

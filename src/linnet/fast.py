@@ -63,6 +63,7 @@ class _ManualModel:
         self.bias_col = self.bias[:, None]                            # (k, 1) view, broadcast over the batch
         self.num_outputs, self.num_inputs = self.weight_t.shape
         self._workspaces: dict[tuple, tuple] = {}
+        self.threads = kernel.ThreadChoice()                          # the kernel's, picked by measured speed
 
     @property
     def weight(self) -> Tensor:
@@ -105,7 +106,7 @@ class _ManualModel:
     @torch.no_grad()
     def forward(self, X: Tensor) -> Tensor:
         if kernel.usable(X, self.weight_t):
-            return kernel.logits(X, self.weight_t, self.bias, 1.0 / 255.0)            # (B, k)
+            return kernel.logits(X, self.weight_t, self.bias, 1.0 / 255.0, self.threads)  # (B, k)
         X, scale = self.matrix(X)
         return self.logits_t(X, scale).T                                               # (B, k)
 
@@ -179,7 +180,8 @@ class SoftmaxRegression(_ManualModel):
     def _kernel_steps(self, images: Tensor, labels: Tensor, index: Tensor | None, batch_size: int, lr: float,
                       weight_decay: float) -> tuple[list[float], list[int]]:
         return kernel.sgd_steps(images, labels.to(torch.int64).contiguous(), index, batch_size, self.weight_t,
-                                self.bias, lr, weight_decay, 1.0 / 255.0, self.kernel_workspace(batch_size))
+                                self.bias, lr, weight_decay, 1.0 / 255.0, self.kernel_workspace(batch_size),
+                                self.threads)
 
 
 class LinearRegression(_ManualModel):

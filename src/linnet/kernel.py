@@ -5,13 +5,15 @@ see setup.py), a CPU without AVX2, or turned off with LINNET_KERNEL=0. linnet.fa
 uint8 images when it can and runs its torch code otherwise; the tests hold the two to each other.
 
 Results do not depend on the thread count: the kernel splits a step's rows (forward) and W's
-columns (backward) over the threads, never a sum, so 1 and 2 threads give the same bits.
+columns (backward) over the threads, never a sum, so 1 and 2 threads give the same bits; which
+count runs is chosen by measured speed (ThreadChoice).
 """
 from __future__ import annotations
 
 import ctypes
 import importlib.util
 import os
+import time
 from typing import NamedTuple
 
 import torch
@@ -57,16 +59,61 @@ def usable(images: Tensor, weight_t: Tensor) -> bool:
             and weight_t.dtype == torch.float32 and weight_t.device.type == "cpu")
 
 
-def _threads(work: int) -> int:
-    return torch.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
+class ThreadChoice:
+    """The thread count of a model's kernel calls, from measured speed: all of torch's threads on a
+    quiet machine, one while another process holds a core (threads then wait on each other at every
+    step's barriers: measured 2-15x slower than one thread). The choice cannot change a result.
+
+    Until all threads are timed twice (a first timing only warms up), calls run on one thread after a
+    short trial of all. Then the faster count runs, and the slower one gets a short trial every
+    `interval` calls: 8, doubled each time it loses again (up to 64), 8 again when it wins.
+    """
+    TRIAL_ROWS = 2048   # rows of a trial: a few minibatches, so that a bad one costs little
+
+    def __init__(self) -> None:
+        self.seconds_per_row: dict[int, float] = {}
+        self.timings: dict[int, int] = {}
+        self.calls, self.interval, self.next_trial = 0, 8, 0
+
+    @staticmethod
+    def most(work: int) -> int:
+        """All threads for steps that touch `work` pixels each; one for small steps."""
+        return torch.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
+
+    def best(self, work: int) -> int:
+        """The faster count once both are known; one thread until then (and for small steps)."""
+        most = self.most(work)
+        if most == 1 or any(self.timings.get(t, 0) < 2 for t in (most, 1)):
+            return 1
+        return min((most, 1), key=self.seconds_per_row.__getitem__)
+
+    def plan(self, work: int) -> tuple[int, int | None]:
+        """(threads for a call, threads for a short trial before it, or None)."""
+        most = self.most(work)
+        if most == 1:
+            return 1, None
+        if self.timings.get(most, 0) < 2:
+            return 1, most
+        self.calls += 1
+        best = self.best(work)
+        return best, ((1 if best == most else most) if self.calls >= self.next_trial else None)
+
+    def record(self, threads: int, rows: int, seconds: float, trial: bool = False) -> None:
+        per_row = seconds / max(rows, 1)
+        if trial and len(self.timings) == 2:        # a trial of the slower count: did it win?
+            won = all(per_row < v for t, v in self.seconds_per_row.items() if t != threads)
+            self.interval = 8 if won else min(64, 2 * self.interval)
+            self.next_trial = self.calls + self.interval
+        self.seconds_per_row[threads] = per_row
+        self.timings[threads] = self.timings.get(threads, 0) + 1
 
 
-def logits(images: Tensor, weight_t: Tensor, bias: Tensor, scale: float) -> Tensor:
+def logits(images: Tensor, weight_t: Tensor, bias: Tensor, scale: float, threads: ThreadChoice) -> Tensor:
     """(n, k) = scale * images W + b for uint8 images (n, ...) (see `usable`)."""
     (k, d), n = weight_t.shape, len(images)
     out = torch.empty(n, k)
     LIB.linnet_logits(images.data_ptr(), n, d, k, weight_t.data_ptr(), bias.data_ptr(), scale,
-                      out.data_ptr(), _threads(n * d))
+                      out.data_ptr(), threads.best(n * d))
     return out
 
 
@@ -84,24 +131,41 @@ class Workspace(NamedTuple):
 
 
 def sgd_steps(images: Tensor, labels: Tensor, index: Tensor | None, batch_size: int, weight_t: Tensor,
-              bias: Tensor, lr: float, weight_decay: float, scale: float, ws: Workspace) -> tuple[list, list]:
+              bias: Tensor, lr: float, weight_decay: float, scale: float, ws: Workspace,
+              threads: ThreadChoice) -> tuple[list, list]:
     """SGD steps in place over images[index] (None: in order) in minibatches of `batch_size`.
 
     Returns the per-step (summed loss, correct) lists, both measured before each update. They stop
     early after a step whose loss is not finite (the caller reports the divergence there).
     """
     n = len(images) if index is None else len(index)
-    steps = -(-n // batch_size)
     (k, d) = weight_t.shape
+    steps = -(-n // batch_size)
     loss_sum, correct = torch.empty(steps, dtype=torch.float64), torch.empty(steps, dtype=torch.int64)
-    done = LIB.linnet_sgd_steps(
-        images.data_ptr(), labels.data_ptr(), None if index is None else index.data_ptr(), n, batch_size,
-        d, k, weight_t.data_ptr(), bias.data_ptr(), lr, weight_decay, scale, ws.rows.data_ptr(),
-        ws.grad.data_ptr(), ws.row_loss.data_ptr(), ws.row_hit.data_ptr(), loss_sum.data_ptr(),
-        correct.data_ptr(), _threads(batch_size * d))
-    if done < 0:
-        i = -1 - done
-        label = int(labels[i if index is None else index[i]])
-        raise DataError(f"Label {label} of sample {i if index is None else int(index[i])} is outside "
-                        f"the model's classes 0..{k - 1}.")
+    count, trial = threads.plan(batch_size * d)
+    pieces = [(count, 0, n, False)]                 # (threads, first row, end row, trial?)
+    if trial is not None:
+        cut = min(n, batch_size * max(1, ThreadChoice.TRIAL_ROWS // batch_size))
+        pieces = [(trial, 0, cut, True)] + ([(count, cut, n, False)] if cut < n else [])
+    done = 0
+    for count, first, end, is_trial in pieces:
+        rows = slice(first, end)
+        X, y, idx = (images[rows], labels[rows], None) if index is None else (images, labels, index[rows])
+        start = time.perf_counter()
+        result = LIB.linnet_sgd_steps(
+            X.data_ptr(), y.data_ptr(), None if idx is None else idx.data_ptr(), end - first, batch_size,
+            d, k, weight_t.data_ptr(), bias.data_ptr(), lr, weight_decay, scale, ws.rows.data_ptr(),
+            ws.grad.data_ptr(), ws.row_loss.data_ptr(), ws.row_hit.data_ptr(),
+            loss_sum[done:].data_ptr(), correct[done:].data_ptr(), count)
+        threads.record(count, end - first, time.perf_counter() - start, is_trial)
+        if result < 0:
+            _bad_label(labels, index, first + (-1 - result), k)
+        done += result
+        if done < -(-end // batch_size):            # stopped after a non-finite loss
+            break
     return loss_sum[:done].tolist(), correct[:done].tolist()
+
+
+def _bad_label(labels: Tensor, index: Tensor | None, i: int, k: int) -> None:
+    sample = i if index is None else int(index[i])
+    raise DataError(f"Label {int(labels[sample])} of sample {sample} is outside the model's classes 0..{k - 1}.")
