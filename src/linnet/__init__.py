@@ -4,6 +4,7 @@ Where things live:
   data/idx.py, data/sources.py, data/loader.py   IDX files, named datasets, minibatches
   data/synthetic.py                              y = Xw + b + noise
   scratch.py, concise.py, fast.py                the models three ways (autograd, torch.nn, manual gradient)
+  kernel.py, _kernel.c                           fast.py's compiled inner loop (optional build, ctypes)
   models.py                                      the common model interface and build_model
   schedules.py, solvers.py                       learning-rate schedules; lstsq and L-BFGS optima
   train.py, metrics.py, callbacks.py             fit / evaluate / predict; accuracy, Accumulator; callbacks

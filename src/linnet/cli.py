@@ -223,5 +223,20 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def run() -> None:
+    """The `linnet` console script: main(), then exit without tearing the interpreter down.
+
+    By then everything main() wrote is closed (atomic writes, context managers); what is left is
+    freeing torch's modules, ~0.3 s measured here, a tenth of a whole `linnet train`. An exception
+    out of main() still takes the normal way (traceback, teardown)."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that left, a closed stream: nothing more to say
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
