@@ -149,7 +149,7 @@ KERNEL void linnet_logits(const uint8_t *images, int64_t n, int64_t d, int64_t k
     #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t p = 0; p < pairs; p++) {
         int64_t i = 2 * p;
-        const uint8_t *x[2] = {images + i * d, images + (i + 1) * d};
+        const uint8_t *x[2] = {images + i * d, i + 1 < n ? images + (i + 1) * d : NULL};
         if (i + 1 < n) logits_rows(2, x, W, b, d, k, scale, out + i * k);
         else logits_rows(1, x, W, b, d, k, scale, out + i * k);
     }

@@ -25,9 +25,9 @@ converted to float once, without a division pass.
 linear regression: y_hat = X w + b, r = y_hat - y, l = 1/2 r^2, so dl/dw = X^T r, dl/db = sum r.
 
 Compiled kernel: for uint8 images on a CPU with AVX2, softmax training steps and all forward
-passes run in src/linnet/_kernel.c (see linnet.kernel) — the same math as the torch code below,
-about 3x faster on two cores. `train_rows` runs a whole epoch's steps there, reading each batch's
-rows straight from the resident images.
+passes run in src/linnet/_kernel.c (see linnet.kernel): the same math as the torch code below,
+2.5-3.5x faster on two cores (make bench). `train_rows` runs a whole epoch's steps there,
+reading each batch's rows straight from the resident images.
 """
 from __future__ import annotations
 
