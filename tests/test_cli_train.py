@@ -2,6 +2,7 @@
 import contextlib
 import dataclasses
 import io
+import json
 import re
 
 import numpy as np
@@ -108,7 +109,9 @@ def test_every_figure_is_a_valid_png_and_nothing_is_left_over(digits_run):
 def test_checkpoint_is_safetensors_not_pickle(digits_run):
     from safetensors import safe_open
     path = digits_run[3] / "checkpoint.safetensors"
-    assert not path.read_bytes().startswith((b"PK", b"\x80"))      # neither torch.save's zip nor a pickle
+    data = path.read_bytes()                                        # safetensors: u64 header size, JSON,
+    size = int.from_bytes(data[:8], "little")                       # tensors; not torch.save's zip (PK..)
+    assert "__metadata__" in json.loads(data[8:8 + size])          # nor a pickle (\x80..)
     with safe_open(str(path), framework="pt") as f:
         assert {"model.W", "model.b", "rng.torch"} <= set(f.keys())
         assert f.get_tensor("model.W").shape == (64, 10)
