@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import linnet
-from linnet import fast, kernel, scratch
+from linnet import fast, kernel
 from linnet.data.loader import Loader
 from linnet.data.sources import Split
 from linnet.errors import ConfigError, DataError
