@@ -65,28 +65,21 @@ class Loader:
         n = len(self.split)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def order(self, epoch: int) -> torch.Tensor | None:
-        """The sample order of `epoch` (None: natural order)."""
-        if not self.shuffle:
-            return None
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        return torch.randperm(len(self.split), generator=g)
-
     def epoch_order(self, epoch: int) -> torch.Tensor:
-        """The sample indices of epoch `epoch`'s batches, concatenated (what the compiled kernel of
-        linnet.fast walks through in minibatches of batch_size)."""
-        n, bs = len(self.split), self.batch_size
-        perm = self.order(epoch)
-        order = torch.arange(n) if perm is None else perm
-        return order[:n - n % bs] if self.drop_last else order
+        """The sample indices of epoch `epoch`'s batches, concatenated: shuffled by a generator seeded
+        (seed, epoch), whatever came before. The compiled kernel of linnet.fast walks them directly."""
+        n = len(self.split)
+        if self.shuffle:
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
+        else:
+            order = torch.arange(n)
+        return order[:n - n % self.batch_size] if self.drop_last else order
 
     def batch_indices(self, epoch: int) -> Iterator[torch.Tensor | slice]:
-        n, bs = len(self.split), self.batch_size
-        perm = self.order(epoch)
-        stop = n - n % bs if self.drop_last else n
-        for start in range(0, stop, bs):
-            end = min(start + bs, n)
-            yield slice(start, end) if perm is None else perm[start:end]
+        """epoch_order cut into minibatches; in natural order as slices (views, no gather)."""
+        order, bs = self.epoch_order(epoch), self.batch_size
+        for start in range(0, len(order), bs):
+            yield order[start:start + bs] if self.shuffle else slice(start, min(start + bs, len(order)))
 
     def epoch_batches(self, epoch: int, raw: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The batches of one given epoch; uint8 images become floats, other features pass as they are.
