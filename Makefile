@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test bench bench-scale clean
 
-$(STAMP): pyproject.toml setup.py constraints.txt src/linnet/_kernel.c
+$(STAMP): pyproject.toml setup.py constraints.txt src/linnet/models/_kernel.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
@@ -25,4 +25,4 @@ bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py
 
 clean:
-	rm -rf $(VENV) runs build src/*.egg-info src/linnet/*.so
+	rm -rf $(VENV) runs build src/*.egg-info src/linnet/models/*.so

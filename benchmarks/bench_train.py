@@ -46,7 +46,7 @@ def worker(variant: str, data_dir: str, epochs: int) -> dict:
         start = time.perf_counter()
         history = linnet.fit(model, train_iter, test_iter, epochs, 0.1)
         acc = history[-1].test_acc
-    from linnet import kernel
+    from linnet.models import kernel
     return {"variant": variant, "seconds": time.perf_counter() - start, "test_acc": acc,
             "peak_rss_mb": peak_rss_mb(), "load_seconds": load_seconds,
             "kernel": kernel.describe()}

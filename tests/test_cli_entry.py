@@ -9,7 +9,7 @@ import pytest
 
 
 def linnet(*argv, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "linnet.cli", *map(str, argv)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "linnet", *map(str, argv)], capture_output=True,
                           text=True, timeout=120, **kw)
 
 
@@ -38,7 +38,7 @@ def test_output_larger_than_a_pipe_buffer_arrives_whole():
 
 def test_a_reader_that_leaves_early_is_not_an_error(tmp_path):
     argv = ["train", "--dataset", "digits", "--epochs", "20", "--runs-dir", str(tmp_path), "--name", "p"]
-    proc = subprocess.Popen([sys.executable, "-m", "linnet.cli", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "linnet", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout.read(5) == b"epoch"
     proc.stdout.close()                                               # like `linnet train ... | head -c 5`
     _, err = proc.communicate(timeout=120)
@@ -54,3 +54,27 @@ def test_the_console_script_is_run_and_keeps_the_exit_code():
         pytest.skip(f"no installed console script next to {sys.executable}")
     out = subprocess.run([str(exe), "train", "--epochs", "0"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "epochs" in out.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["train", "--lr", "-1"], ["predict"],
+                                  ["data", "--dataset", "nope"]])
+def test_help_and_usage_errors_load_no_heavy_library(argv):
+    # argument parsing must answer before torch (~2 s), numpy, matplotlib or scikit-learn are imported
+    script = ("import sys, linnet.cli as c\n"
+              "try:\n    c.main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+              "heavy = sorted(m for m in ('torch', 'numpy', 'matplotlib', 'sklearn', 'pooch', 'PIL') if m in sys.modules)\n"
+              "print('heavy:', heavy)")
+    out = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "heavy: []", out.stdout + out.stderr
+
+
+def test_import_linnet_is_lazy_and_every_public_name_resolves():
+    script = ("import sys, linnet\nassert 'torch' not in sys.modules, 'import linnet loaded torch'\n"
+              "missing = [n for n in linnet.__all__ if getattr(linnet, n, None) is None]\nprint(missing)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
+
+
+def test_python_dash_m_linnet_is_the_command():
+    out = linnet("--help")
+    assert out.returncode == 0 and out.stdout.startswith("usage: linnet")

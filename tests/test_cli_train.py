@@ -12,7 +12,7 @@ from helpers_train import (checkpoint_state, html_refs, is_png, metrics_rows, no
                            run_cli, write_idx_dataset)
 from PIL import Image
 
-from linnet import kernel
+from linnet.models import kernel
 from linnet.config import TrainConfig
 from linnet.data.sources import FASHION_MNIST_CLASSES
 from linnet.train import EpochRecord

@@ -3,8 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from linnet import concise, scratch
-from linnet.models import build_model
+from linnet.functional import squared_loss
+from linnet.models import build_model, concise, scratch
 
 DT = torch.float64
 
@@ -48,7 +48,7 @@ def test_linear_loss_is_half_mse():
     w, b = params(3, 1)
     model = concise.LinearRegression(w, b)
     X, y = torch.randn(5, 3, dtype=DT), torch.randn(5, dtype=DT)
-    torch.testing.assert_close(model.loss(X, y), scratch.squared_loss(X @ w + b, y).reshape(-1))
+    torch.testing.assert_close(model.loss(X, y), squared_loss(X @ w + b, y).reshape(-1))
 
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])

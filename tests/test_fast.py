@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from linnet import fast
+from linnet.models import fast
 from linnet.errors import ConfigError
 
 DT = torch.float64

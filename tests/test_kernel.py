@@ -1,4 +1,4 @@
-"""linnet.kernel (the compiled inner loop of linnet.fast) against linnet.fast's torch code and scratch.
+"""linnet.models.kernel (the compiled inner loop of the fast model) against fast.py's torch code and scratch.
 
 On an x86-64 machine with AVX2 (this project's machines, CI) the kernel must be built: the first
 test fails otherwise, so a broken build cannot pass as a silently slower run.
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import linnet
-from linnet import fast, kernel
+from linnet.models import fast, kernel
 from linnet.data.loader import Loader
 from linnet.data.sources import Split
 from linnet.errors import ConfigError, DataError

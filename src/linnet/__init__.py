@@ -1,40 +1,64 @@
 """linnet: linear neural networks (linear and softmax regression) in PyTorch.
 
 Where things live:
+  functional.py                                  softmax, log-softmax, cross-entropy, losses, sgd: the math
+  models/                                        one model, three ways: scratch, concise, fast (+ its kernel)
   data/idx.py, data/sources.py, data/loader.py   IDX files, named datasets, minibatches
   data/synthetic.py                              y = Xw + b + noise
-  scratch.py, concise.py, fast.py                the models three ways (autograd, torch.nn, manual gradient)
-  kernel.py, _kernel.c                           fast.py's compiled inner loop (optional build, ctypes)
-  models.py                                      the common model interface and build_model
   schedules.py, solvers.py                       learning-rate schedules; lstsq and L-BFGS optima
   train.py, metrics.py, callbacks.py             fit / evaluate / predict; accuracy, Accumulator; callbacks
   experiment.py, runs.py, report.py              a whole run: run directory, checkpoints, report.html
   plots.py, images.py                            figures; user images for predict
-  cli.py                                         the `linnet` command
+  config.py, checks.py                           settings and their validation
+  cli/                                           the `linnet` command, one module per subcommand
+
+`import linnet` is cheap: each name below is imported from its module on first use (PEP 562), so
+the command line answers `--help` without loading torch.
 """
-from linnet.callbacks import LivePlot
-from linnet.config import TrainConfig
-from linnet.data.loader import Loader, load_data, load_data_fashion_mnist, timed_pass
-from linnet.data.sources import Dataset, load_dataset
-from linnet.data.synthetic import synthetic_data
-from linnet.errors import ConfigError, DataError, DownloadError, IDXError, LinnetError
-from linnet.experiment import load_run
-from linnet.experiment import resume as resume_run
-from linnet.experiment import train as start_run
-from linnet.metrics import Accumulator, accuracy
-from linnet.models import build_model
-from linnet.train import evaluate, fit, predict
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
-__all__ = ["LivePlot", "TrainConfig", "Loader", "load_data", "load_data_fashion_mnist", "timed_pass", "Dataset",
-           "load_dataset", "synthetic_data", "ConfigError", "DataError", "DownloadError", "IDXError",
-           "LinnetError", "load_run", "resume_run", "start_run", "Accumulator", "accuracy", "build_model",
-           "show_images", "evaluate", "fit", "predict"]
+
+# public name -> (module, attribute there)
+_EXPORTS = {
+    "LivePlot": ("linnet.callbacks", "LivePlot"),
+    "TrainConfig": ("linnet.config", "TrainConfig"),
+    "Loader": ("linnet.data.loader", "Loader"),
+    "load_data": ("linnet.data.loader", "load_data"),
+    "load_data_fashion_mnist": ("linnet.data.loader", "load_data_fashion_mnist"),
+    "timed_pass": ("linnet.data.loader", "timed_pass"),
+    "Dataset": ("linnet.data.sources", "Dataset"),
+    "load_dataset": ("linnet.data.sources", "load_dataset"),
+    "synthetic_data": ("linnet.data.synthetic", "synthetic_data"),
+    "ConfigError": ("linnet.errors", "ConfigError"),
+    "DataError": ("linnet.errors", "DataError"),
+    "DownloadError": ("linnet.errors", "DownloadError"),
+    "IDXError": ("linnet.errors", "IDXError"),
+    "LinnetError": ("linnet.errors", "LinnetError"),
+    "load_run": ("linnet.experiment", "load_run"),
+    "resume_run": ("linnet.experiment", "resume"),
+    "start_run": ("linnet.experiment", "train"),
+    "Accumulator": ("linnet.metrics", "Accumulator"),
+    "accuracy": ("linnet.metrics", "accuracy"),
+    "build_model": ("linnet.models", "build_model"),
+    "show_images": ("linnet.plots", "show_images"),
+    "evaluate": ("linnet.train", "evaluate"),
+    "fit": ("linnet.train", "fit"),
+    "predict": ("linnet.train", "predict"),
+}
+__all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str):
-    """show_images is imported on first use: matplotlib costs ~0.5 s of import time."""
-    if name == "show_images":
-        from linnet.plots import show_images
-        return show_images
-    raise AttributeError(f"module 'linnet' has no attribute {name!r}")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'linnet' has no attribute {name!r}")
+    module, attr = _EXPORTS[name]
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

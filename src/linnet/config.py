@@ -1,23 +1,20 @@
 """One frozen dataclass per command; CLI flags map 1:1 onto the fields.
 
-Validation is declared here, once, and raises ConfigError with what was expected and what was got.
+Validation is declared here, once (with linnet.checks), and raises ConfigError with what was
+expected and what was got. Nothing here imports torch: the CLI checks settings before loading it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from linnet.checks import check_choice, check_float, check_int
 from linnet.data.sources import DATASETS
 from linnet.errors import ConfigError
 
-
-def check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"The '{name}' parameter must be an int >= {low}. Got {value!r}.")
-
-
-def check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ConfigError(f"The '{name}' parameter must be one of {', '.join(map(str, choices))}. Got {value!r}.")
+MODELS = ("softmax", "linear")            # softmax regression (classification), linear regression
+IMPLS = ("fast", "scratch", "concise")    # manual gradient, autograd from scratch, torch.nn
+SOLVERS = ("sgd", "lbfgs")                # minibatch SGD, full-batch L-BFGS
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -35,15 +32,6 @@ class DataConfig:
         if self.resize is not None:
             check_int("resize", self.resize, 1)
         check_int("seed", self.seed, 0)
-
-
-def check_float(name: str, value, low: float, high: float = float("inf"), low_open: bool = True,
-                high_open: bool = True) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
-    ok = ok and (low < value if low_open else low <= value) and (value < high if high_open else value <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise ConfigError(f"The '{name}' parameter must be a float in {interval}. Got {value!r}.")
 
 
 # Defaults that depend on the dataset. The image sets follow the chapter (batch 256, lr 0.1, 10 epochs);
@@ -80,10 +68,9 @@ class TrainConfig:
     name: str | None = None           # None: <model>-<dataset>-<timestamp>
 
     def __post_init__(self) -> None:
-        from linnet.models import IMPLS, MODELS
         check_choice("model", self.model, MODELS)
         check_choice("impl", self.impl, IMPLS)
-        check_choice("solver", self.solver, ("sgd", "lbfgs"))
+        check_choice("solver", self.solver, SOLVERS)
         if self.dataset is not None:
             check_choice("dataset", self.dataset, TRAIN_DATASETS)
         dataset = self.resolved("dataset")
@@ -104,7 +91,7 @@ class TrainConfig:
         check_int("seed", self.seed, 0)
         if self.resize is not None:
             check_int("resize", self.resize, 1)
-        check_choice("device", self.device, ("auto", "cpu", "cuda"))
+        check_choice("device", self.device, DEVICES)
         if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):
             raise ConfigError(f"The 'name' parameter must be a plain directory name. Got {self.name!r}.")
 

@@ -23,3 +23,16 @@ class DownloadError(LinnetError, OSError):
 
 class ConfigError(LinnetError, ValueError):
     """A setting is out of range: "The 'lr' parameter must be a float in (0, inf). Got -0.1." """
+
+
+class TrainingDiverged(LinnetError):
+    """The loss became NaN or infinite; the message says where, with what lr, and what to try."""
+
+
+class RunInterrupted(Exception):
+    """Training was stopped by a signal; the run directory holds the last complete epoch."""
+
+    def __init__(self, run_dir, completed: int, signal_name: str) -> None:
+        super().__init__(f"{signal_name}: training stopped; {run_dir} holds the last complete epoch ({completed}). "
+                         f"Continue with: linnet train --resume {run_dir}")
+        self.run_dir, self.completed, self.signal_name = run_dir, completed, signal_name

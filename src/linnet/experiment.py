@@ -21,19 +21,10 @@ from linnet.config import TrainConfig
 from linnet.data.loader import Loader, to_float
 from linnet.data.sources import Dataset, Split, load_dataset
 from linnet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
-from linnet.errors import ConfigError
+from linnet.errors import ConfigError, RunInterrupted
 from linnet.models import build_model
 from linnet.runs import CHECKPOINT, RunDir
 from linnet.train import EpochRecord, evaluate, fit
-
-
-class RunInterrupted(Exception):
-    """Training was stopped by a signal; the run directory holds the last complete epoch."""
-
-    def __init__(self, run_dir: Path, completed: int, signal_name: str) -> None:
-        super().__init__(f"{signal_name}: training stopped; {run_dir} holds the last complete epoch ({completed}). "
-                         f"Continue with: linnet train --resume {run_dir}")
-        self.run_dir, self.completed, self.signal_name = run_dir, completed, signal_name
 
 
 def _interruptible(run: RunDir, fit_fn):
@@ -108,7 +99,7 @@ def _summary(cfg: TrainConfig, history) -> dict:
 
 def _config_json(cfg: TrainConfig, ds: Dataset, device: torch.device) -> dict:
     import linnet
-    from linnet import kernel
+    from linnet.models import kernel
     resolved = {f: cfg.resolved(f) for f in ("dataset", "epochs", "batch_size", "lr")}
     return {"settings": dataclasses.asdict(cfg), "resolved": resolved, "lr_schedule": cfg.lr_schedule,
             "device": str(device), "dataset": {"name": ds.name, "train": len(ds.train), "test": len(ds.test),

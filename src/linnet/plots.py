@@ -137,7 +137,7 @@ def plot_losses(delta: float = 1.0) -> Figure:
     """L2, L1 and Huber losses with y = 0 (loss, likelihood exp(-loss), gradient), and LogSumExp as a soft max."""
     import torch
 
-    from linnet.scratch import huber_loss, l1_loss, squared_loss
+    from linnet.functional import huber_loss, l1_loss, squared_loss
     y_hat = torch.linspace(-3, 3, 601, dtype=torch.float64, requires_grad=True)
     y = torch.zeros_like(y_hat)
     fig = Figure(figsize=(14, 3.2))

@@ -6,7 +6,7 @@ concise) see exactly the same sequence, and a resumed run picks up the same lr.
 """
 from __future__ import annotations
 
-from linnet.config import check_choice, check_float, check_int
+from linnet.checks import check_choice, check_float, check_int
 
 SCHEDULES = ("constant", "exponential", "step")
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from linnet.config import check_float, check_int
+from linnet.checks import check_float, check_int
 from linnet.errors import ConfigError
 
 

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from linnet.errors import LinnetError
+from linnet.errors import TrainingDiverged
 from linnet.metrics import Accumulator
 from linnet.schedules import learning_rate
-from linnet.scratch import cross_entropy
+from linnet.functional import cross_entropy
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,6 @@ class EpochRecord:
         return asdict(self)
 
 
-class TrainingDiverged(LinnetError):
-    """The loss became NaN or infinite; the message says where, with what lr, and what to try."""
-
-
 class Callback:
     """Hooks the loop calls; override what you need."""
 
@@ -50,7 +46,7 @@ class Callback:
 def _batches(loader, epoch: int, model=None) -> Iterable:
     """A linnet Loader yields epoch `epoch`'s batches exactly (resume depends on it); any iterable works.
 
-    Models that take raw uint8 images (linnet.fast) get them unconverted: one pass less per batch.
+    Models that take raw uint8 images (linnet.models.fast) get them unconverted: one pass less per batch.
     """
     if not hasattr(loader, "epoch_batches"):
         return loader
@@ -58,7 +54,7 @@ def _batches(loader, epoch: int, model=None) -> Iterable:
 
 
 def _takes_rows(model, loader, device=None) -> bool:
-    """Whether `model` can walk `loader`'s resident images itself (linnet.fast's compiled kernel)."""
+    """Whether `model` can walk `loader`'s resident images itself (linnet.models.fast's compiled kernel)."""
     on_cpu = device is None or torch.device(device).type == "cpu"
     return (on_cpu and hasattr(loader, "epoch_order") and loader.resize is None
             and getattr(model, "can_train_rows", lambda _: False)(loader.split.images))
@@ -68,7 +64,7 @@ def _epoch_steps(model, loader, epoch: int, lr: float, weight_decay: float, devi
     """(summed loss, correct, batch size) of each SGD step of epoch `epoch`, measured before the step.
 
     A linnet Loader's resident uint8 images go whole to a model that can walk them itself
-    (linnet.fast's compiled kernel: no batch is copied out); otherwise one train_step a batch.
+    (linnet.models.fast's compiled kernel: no batch is copied out); otherwise one train_step a batch.
     """
     if _takes_rows(model, loader, device):
         yield from model.train_rows(loader.split.images, loader.split.labels, loader.epoch_order(epoch),

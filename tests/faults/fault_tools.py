@@ -93,8 +93,8 @@ def child_env() -> dict[str, str]:
 
 
 def spawn(argv, *, script: str | None = None, cwd=None) -> subprocess.Popen:
-    """`python -m linnet.cli ARGV`, or `python -c SCRIPT ARGV` (a driver that injects a fault)."""
-    head = [PYTHON, "-c", script, *map(str, argv)] if script else [PYTHON, "-m", "linnet.cli", *map(str, argv)]
+    """`python -m linnet ARGV`, or `python -c SCRIPT ARGV` (a driver that injects a fault)."""
+    head = [PYTHON, "-c", script, *map(str, argv)] if script else [PYTHON, "-m", "linnet", *map(str, argv)]
     return subprocess.Popen(head, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=child_env(), cwd=cwd)
 

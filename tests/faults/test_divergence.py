@@ -146,12 +146,12 @@ class NaiveSoftmaxRegression:
             return self.net(X)
 
     def loss(self, X, y):
-        from linnet.scratch import softmax_naive
+        from linnet.functional import softmax_naive
         with torch.no_grad():
             return -torch.log(softmax_naive(self.net(X))[torch.arange(len(y)), y])
 
     def train_step(self, X, y, lr, weight_decay=0.0):
-        from linnet.scratch import sgd, softmax_naive
+        from linnet.functional import sgd, softmax_naive
         self.steps += 1
         O = self.net(X)
         P = softmax_naive(O)                                                 # inf / inf = nan for o > ~88

@@ -67,7 +67,7 @@ class Loader:
 
     def epoch_order(self, epoch: int) -> torch.Tensor:
         """The sample indices of epoch `epoch`'s batches, concatenated: shuffled by a generator seeded
-        (seed, epoch), whatever came before. The compiled kernel of linnet.fast walks them directly."""
+        (seed, epoch), whatever came before. The compiled kernel of linnet.models.fast walks them directly."""
         n = len(self.split)
         if self.shuffle:
             order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
@@ -85,7 +85,7 @@ class Loader:
         """The batches of one given epoch; uint8 images become floats, other features pass as they are.
 
         raw=True yields uint8 images (B, H, W) unconverted, for models that fold the 1/255 into their
-        arithmetic (linnet.fast); it is ignored when a resize is asked for.
+        arithmetic (linnet.models.fast); it is ignored when a resize is asked for.
         """
         images, labels = self.split.images, self.split.labels
         convert = images.dtype == torch.uint8 and not (raw and self.resize is None)

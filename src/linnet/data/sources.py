@@ -4,6 +4,9 @@ A dataset is data (file names, checksums, mirrors, class names), not a class hie
 IDX datasets are looked up in `data_dir`, else `$LINNET_DATA/<name>`, else the per-user cache
 `<cache>/linnet/<name>`; missing files are downloaded with pooch (MD5-verified, moved into place
 only when complete), trying each mirror in turn.
+
+Importing this module is cheap (no numpy, torch or pooch until data is loaded): the CLI reads the
+dataset names from here before it parses its arguments.
 """
 from __future__ import annotations
 
@@ -15,10 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from linnet.data.idx import read_idx
 from linnet.errors import DataError, DownloadError
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -95,6 +94,8 @@ class Dataset:
 
 def make_split(images: np.ndarray, labels: np.ndarray, num_classes: int, where: str) -> Split:
     """Validate one split (shapes agree, labels in range) and make it resident as tensors."""
+    import numpy as np
+    import torch
     if images.ndim != 3:
         raise DataError(f"{where}: images must have 3 dimensions (N, H, W), got shape {images.shape}")
     if images.dtype != np.uint8:
@@ -178,6 +179,7 @@ def _reason(exc: Exception) -> str:
 def load_idx_dataset(name: str, data_dir: str | os.PathLike | None = None,
                      download: bool = True, progress: bool = True, mmap: bool = False) -> Dataset:
     """Load fashion-mnist or mnist from IDX files, downloading missing ones when allowed."""
+    from linnet.data.idx import read_idx
     source = SOURCES[name]
     directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir(name)
     paths = {}
@@ -215,6 +217,7 @@ def load_digits_dataset(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
 
     Pixel values 0..16 are scaled to 0..255 so that every dataset is uint8 like the IDX ones.
     """
+    import numpy as np
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     bunch = load_digits()

@@ -1,6 +1,6 @@
 """Linear and softmax regression with the gradients written by hand: no autograd, in-place updates.
 
-The same math as linnet.scratch (the tests hold the three implementations to 1e-5 of each
+The same math as linnet.models.scratch (the tests hold the three implementations to 1e-5 of each
 other), but each step is a handful of fused kernels on preallocated buffers instead of a graph.
 
 softmax regression, one batch X (B, d), labels y (B,); computed transposed, logits as (k, B):
@@ -25,7 +25,7 @@ converted to float once, without a division pass.
 linear regression: y_hat = X w + b, r = y_hat - y, l = 1/2 r^2, so dl/dw = X^T r, dl/db = sum r.
 
 Compiled kernel: for uint8 images on a CPU with AVX2, softmax training steps and all forward
-passes run in src/linnet/_kernel.c (see linnet.kernel): the same math as the torch code below,
+passes run in _kernel.c (see linnet.models.kernel): the same math as the torch code below,
 2.5-3.5x faster on two cores (make bench). `train_rows` runs a whole epoch's steps there,
 reading each batch's rows straight from the resident images.
 """
@@ -37,9 +37,9 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from linnet import kernel
+from linnet.models import kernel
 from linnet.errors import ConfigError
-from linnet.models import as_matrix, check_state
+from linnet.models.base import as_matrix, check_state
 
 CHUNK_ROWS = 16384   # rows per kernel call in train_rows: the progress bar moves, Ctrl-C is seen
 

@@ -1,13 +1,5 @@
-"""The one model interface the training loop codes against, and the factory behind it.
-
-Two models (softmax and linear regression) in three implementations that do the same math:
-  fast     the gradient written by hand (softmax(o) - onehot(y)), no autograd: the default
-  scratch  plain tensor ops + autograd + the chapter's `sgd`
-  concise  torch.nn + torch.optim.SGD
-Per step, all three do  param -= lr * (grad_of_summed_loss / batch_size + weight_decay * param),
-with weight decay on W / w only, never on the bias. `build_model` draws the initial weights once,
-the same way for every implementation, so the three can be compared step for step.
-"""
+"""What the three implementations share: the Model interface the training loop codes against,
+input and state checks, and the chapter's initialisation."""
 from __future__ import annotations
 
 from typing import Protocol
@@ -15,11 +7,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from linnet.config import check_choice, check_int
 from linnet.errors import ConfigError
-
-MODELS = ("softmax", "linear")
-IMPLS = ("fast", "scratch", "concise")
 
 
 class Model(Protocol):
@@ -44,9 +32,6 @@ class Model(Protocol):
 
     def to(self, device) -> "Model":
         """Move the parameters; returns self."""
-
-
-# -- helpers shared by the three implementations -------------------------------------------------
 
 
 def as_matrix(X: Tensor, num_inputs: int, dtype: torch.dtype) -> Tensor:
@@ -78,25 +63,3 @@ def init_params(num_inputs: int, num_outputs: int, generator: torch.Generator | 
     """
     W = torch.normal(0.0, 0.01, (num_inputs, num_outputs), generator=generator, dtype=dtype)  # (d, k)
     return W, torch.zeros(num_outputs, dtype=dtype)                                            # (k,)
-
-
-def build_model(model: str, impl: str, num_inputs: int, num_outputs: int = 10, *,
-                generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
-                device: str | torch.device = "cpu") -> Model:
-    """A freshly initialised `model` ("softmax" | "linear") in implementation `impl` (see IMPLS)."""
-    # Imported here, not at the top: the implementations import the helpers above from this module.
-    from linnet import concise, fast, scratch
-
-    check_choice("model", model, MODELS)
-    check_choice("impl", impl, IMPLS)
-    check_int("num_inputs", num_inputs, 1)
-    if model == "linear" and num_outputs != 1:
-        raise ConfigError(f"The 'num_outputs' parameter must be 1 for the linear model. Got {num_outputs!r}.")
-    if model == "softmax":
-        check_int("num_outputs", num_outputs, 2)
-    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise ConfigError(f"The 'dtype' parameter must be a floating-point torch.dtype. Got {dtype!r}.")
-    W, b = init_params(num_inputs, num_outputs, generator, dtype)
-    module = {"fast": fast, "scratch": scratch, "concise": concise}[impl]
-    cls = module.SoftmaxRegression if model == "softmax" else module.LinearRegression
-    return cls(W, b).to(device)

@@ -1,7 +1,7 @@
-/* Fused softmax-regression SGD on uint8 images: the inner loop of linnet.fast, compiled.
+/* Fused softmax-regression SGD on uint8 images: the inner loop of linnet.models.fast, compiled.
 
-Loaded with ctypes by linnet/kernel.py, which falls back to the torch path when this file was not
-built. The math is the one of fast.py, per minibatch of B rows x_i (d uint8 pixels, scale 1/255):
+Loaded with ctypes by linnet/models/kernel.py, which falls back to the torch path when this file
+was not built. The math is the one of fast.py, per minibatch of B rows x_i (d uint8 pixels, scale 1/255):
     o_i = scale * W^T x_i + b                    logits, k per row            (forward, rows split
     g_i = softmax(o_i) - onehot(y_i)             the cross-entropy gradient    over the threads)
     W^T <- (1 - lr wd) W^T - lr scale / B  sum_i g_i x_i^T                    (columns split)
@@ -11,13 +11,13 @@ Why it is faster than the torch path: one pass reads each row straight from the 
 cores share a step without any reduction between them: every output (a logit, a column of W) is
 computed by one thread in a fixed order, so the result does not depend on the thread count.
 
-Built by pyproject.toml as the optional extension linnet._kernel with -mavx2 -mfma (x86-64 CPUs
+Built by setup.py as the optional extension linnet.models._kernel with -mavx2 -mfma (x86-64 CPUs
 since 2013); kernel.py loads it with ctypes when torch reports an AVX2 CPU, and otherwise (or when
-the build failed: no compiler, another CPU family) linnet.fast runs its torch code instead.
+the build failed: no compiler, another CPU family) linnet.models.fast runs its torch code instead.
 Plain C with GCC/Clang vector extensions (8 floats): no Python headers, no argument parsing.
 */
 #if !defined(__AVX2__) || !defined(__FMA__)
-#error "build with -mavx2 -mfma (pyproject.toml does); without AVX2 linnet runs its torch path"
+#error "build with -mavx2 -mfma (setup.py does); without AVX2 linnet runs its torch path"
 #endif
 #include <immintrin.h>
 #include <math.h>

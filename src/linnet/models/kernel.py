@@ -1,7 +1,7 @@
-"""The compiled inner loop of linnet.fast (src/linnet/_kernel.c), called through ctypes.
+"""The compiled inner loop of linnet.models.fast (_kernel.c beside this file), called through ctypes.
 
 `LIB` is the loaded library, or None with `WHY_NOT` saying why: not built (the build is optional,
-see setup.py), a CPU without AVX2, or turned off with LINNET_KERNEL=0. linnet.fast uses it for
+see setup.py), a CPU without AVX2, or turned off with LINNET_KERNEL=0. fast.py uses it for
 uint8 images when it can and runs its torch code otherwise; the tests hold the two to each other.
 
 Results do not depend on the thread count: the kernel splits a step's rows (forward) and W's
@@ -31,7 +31,7 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
     capability = torch.backends.cpu.get_cpu_capability()
     if not capability.startswith(("AVX2", "AVX512")):
         return None, f"the CPU lacks AVX2 (torch reports {capability})"
-    spec = importlib.util.find_spec("linnet._kernel")
+    spec = importlib.util.find_spec("linnet.models._kernel")
     if spec is None or spec.origin is None:
         return None, "not built (no C compiler when linnet was installed? see setup.py)"
     lib = ctypes.CDLL(spec.origin)
@@ -47,7 +47,7 @@ LIB, WHY_NOT = _load()
 
 
 def describe() -> str:
-    """One line for run records and the benchmark: which inner loop linnet.fast runs here."""
+    """One line for run records and the benchmark: which inner loop linnet.models.fast runs here."""
     return "compiled (AVX2)" if LIB is not None else f"torch code ({WHY_NOT})"
 
 

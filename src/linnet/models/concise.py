@@ -1,6 +1,6 @@
 """Linear and softmax regression the concise way: torch.nn layers, losses and torch.optim.SGD.
 
-Same math as linnet.scratch, step for step. Two details make it so:
+Same math as linnet.models.scratch, step for step. Two details make it so:
 - the losses average over the batch (reduction 'mean'), and torch.optim.SGD steps by lr * grad:
   the gradient of the mean IS the summed gradient / batch_size that the chapter's `sgd` uses;
 - weight decay sits in its own parameter group holding only the weight, so the bias is never
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from linnet.models import as_matrix, check_state
+from linnet.models.base import as_matrix, check_state
 
 
 class _TorchModel:

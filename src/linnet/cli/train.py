@@ -1,0 +1,51 @@
+"""`linnet train`: a new run into runs/<name>/, or `--resume RUN_DIR` to continue one."""
+from __future__ import annotations
+
+from linnet.cli.common import config_from_args
+from linnet.config import DEVICES, IMPLS, MODELS, SOLVERS, TRAIN_DATASETS, TrainConfig
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train softmax or linear regression into a run directory")
+    p.add_argument("--model", choices=MODELS, default=TrainConfig.model)
+    p.add_argument("--impl", choices=IMPLS, default=TrainConfig.impl,
+                   help="fast: manual gradient (default); scratch: autograd; concise: torch.nn")
+    p.add_argument("--solver", choices=SOLVERS, default=TrainConfig.solver)
+    p.add_argument("--dataset", choices=TRAIN_DATASETS, help="default: fashion-mnist (softmax), synthetic (linear)")
+    p.add_argument("--data-dir", help="directory holding the four IDX files (.gz or raw)")
+    p.add_argument("--epochs", type=int, help="default 10 (digits 20, synthetic 3); with --resume: epochs to add")
+    p.add_argument("--batch-size", type=int, help="default 256 (digits 16, synthetic 10)")
+    p.add_argument("--lr", type=float, help="learning rate, default 0.1 (synthetic 0.03)")
+    p.add_argument("--lr-decay", type=float, metavar="GAMMA", help="multiply the lr by GAMMA every --lr-step epochs")
+    p.add_argument("--lr-step", type=int, default=TrainConfig.lr_step)
+    p.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay, help="L2 penalty on the weights")
+    p.add_argument("--seed", type=int, default=TrainConfig.seed)
+    p.add_argument("--resize", type=int, help="resize images to RESIZE x RESIZE")
+    p.add_argument("--mmap", action="store_true",
+                   help="memory-map uncompressed IDX files (gunzip them first): train on sets larger than memory")
+    p.add_argument("--device", choices=DEVICES, default=TrainConfig.device)
+    p.add_argument("--runs-dir", default=TrainConfig.runs_dir)
+    p.add_argument("--name", help="run directory name (default: <model>-<dataset>-<time>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    cfg = config_from_args(TrainConfig, args)
+    from linnet import experiment
+    if args.resume:
+        result = experiment.resume(args.resume, epochs=cfg.epochs, quiet=args.quiet,
+                                   data_dir=cfg.data_dir, device=None if cfg.device == "auto" else cfg.device)
+    else:
+        result = experiment.train(cfg, quiet=args.quiet)
+    s = result.summary
+    if s["model"] == "linear":
+        w_err = ", ".join(f"{e:+.4f}" for e in s["w_error"])
+        print(f"error in w: [{w_err}]  error in b: {s['b_error']:+.4f}  (true w = [2, -3.4], b = 4.2)")
+    else:
+        print(f"final: train loss {s['train_loss']:.4f}  train acc {s['train_acc']:.3f}  "
+              f"test acc {s['test_acc']:.3f}  ({s['epochs']} epochs, {s['train_seconds']:.2f} s)")
+    print(f"run directory: {result.run_dir}")
+    print(f"report: {result.run_dir / 'report.html'}")
+    return 0
