@@ -26,3 +26,19 @@ def check_float(name: str, value, low: float, high: float = float("inf"), low_op
     if not ok:
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         raise ConfigError(f"The '{name}' parameter must be a float in {interval}. Got {value!r}.")
+
+
+def check_size(name: str, value) -> tuple[int, int] | None:
+    """An image size: a positive int (square) or a pair (height, width) -> (height, width); None stays None."""
+    if value is None:
+        return None
+
+    def positive_int(s) -> bool:
+        return isinstance(s, int) and not isinstance(s, bool) and s >= 1
+
+    if positive_int(value):
+        return (value, value)
+    size = tuple(value) if isinstance(value, (tuple, list)) else ()  # 2.5, True, "28": not sizes
+    if len(size) != 2 or not all(positive_int(s) for s in size):
+        raise ConfigError(f"The '{name}' parameter must be a positive int or (height, width). Got {value!r}.")
+    return size

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from linnet.checks import check_choice, check_float, check_int
+from linnet.checks import check_choice, check_float, check_int, check_size
 from linnet.data.sources import DATASETS
 from linnet.errors import ConfigError
 
@@ -44,6 +44,14 @@ DATASET_DEFAULTS = {
     "synthetic": dict(batch_size=10, lr=0.03, epochs=3),
 }
 TRAIN_DATASETS = tuple(DATASET_DEFAULTS)
+# --data PATH (your own data), by model. Image folders and tables are usually small: batch 64 gives
+# many steps an epoch; standardised table features let softmax take lr 0.1; linear regression's
+# squared loss grows with the targets' scale, hence the chapter's gentler 0.03.
+DATA_DEFAULTS = {
+    "softmax": dict(batch_size=64, lr=0.1, epochs=20),
+    "linear": dict(batch_size=64, lr=0.03, epochs=20),
+}
+CHANNELS = (1, 3)
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,11 @@ class TrainConfig:
     lr_step: int = 1                  # decay every lr_step epochs (1: exponential decay per epoch)
     weight_decay: float = 0.0         # L2 penalty on the weights (not the bias)
     seed: int = 0                     # initial weights and the shuffling of every epoch
-    resize: int | None = None
+    resize: int | tuple[int, int] | None = None  # H or (H, W); for --data folders: the decoded size
+    data: str | None = None           # your own data: an image folder, a CSV / Parquet table or an .npz
+    label: str | None = None          # a table's label column; None: the last column
+    channels: int = 1                 # image folders: 1 grey (fewer weights, weights shown as images), 3 RGB
+    test_fraction: float = 0.2        # --data without a test part: share held out (per class), seeded by seed
     mmap: bool = False                # map uncompressed IDX files instead of reading them: sets larger than memory
     device: str = "auto"              # auto: a GPU when torch sees one, else the CPU
     runs_dir: str = "runs"
@@ -73,8 +85,12 @@ class TrainConfig:
         check_choice("solver", self.solver, SOLVERS)
         if self.dataset is not None:
             check_choice("dataset", self.dataset, TRAIN_DATASETS)
+        if self.data is not None:
+            self._check_data()
+        elif self.label is not None:
+            raise ConfigError("The 'label' parameter names a table's column; it needs --data TABLE.")
         dataset = self.resolved("dataset")
-        if (self.model == "linear") != (dataset == "synthetic"):
+        if self.data is None and (self.model == "linear") != (dataset == "synthetic"):
             raise ConfigError(f"The 'model' {self.model!r} does not fit the dataset {dataset!r}: "
                               "linear regression trains on 'synthetic', softmax regression on image datasets.")
         if self.solver == "lbfgs" and self.model != "softmax":
@@ -89,11 +105,22 @@ class TrainConfig:
         check_int("lr_step", self.lr_step, 1)
         check_float("weight_decay", self.weight_decay, 0.0, low_open=False)
         check_int("seed", self.seed, 0)
-        if self.resize is not None:
-            check_int("resize", self.resize, 1)
+        if isinstance(self.resize, list):  # read back from config.json
+            object.__setattr__(self, "resize", tuple(self.resize))
+        check_size("resize", self.resize)
         check_choice("device", self.device, DEVICES)
         if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):
             raise ConfigError(f"The 'name' parameter must be a plain directory name. Got {self.name!r}.")
+
+    def _check_data(self) -> None:
+        if not isinstance(self.data, str) or not self.data:
+            raise ConfigError(f"The 'data' parameter must be a path. Got {self.data!r}.")
+        if self.dataset is not None:
+            raise ConfigError(f"Give --dataset or --data, not both. Got {self.dataset!r} and {self.data!r}.")
+        if self.mmap:
+            raise ConfigError("The 'mmap' option maps IDX files (fashion-mnist, mnist); --data is read into memory.")
+        check_choice("channels", self.channels, CHANNELS)
+        check_float("test_fraction", self.test_fraction, 0.0, 1.0)
 
     def resolved(self, field: str):
         """The value in force: the field if set, else the dataset's default."""
@@ -101,7 +128,11 @@ class TrainConfig:
         if value is not None:
             return value
         if field == "dataset":
+            if self.data is not None:
+                return self.data
             return "synthetic" if self.model == "linear" else "fashion-mnist"
+        if self.data is not None:
+            return DATA_DEFAULTS[self.model][field]
         return DATASET_DEFAULTS[self.resolved("dataset")][field]
 
     @property

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from linnet.checks import check_size
 from linnet.callbacks import ConsoleProgress, LivePlot, RunRecorder, in_notebook
 from linnet.config import TrainConfig
 from linnet.data.loader import Loader, to_float
@@ -62,7 +63,12 @@ def synthetic_dataset(seed: int) -> Dataset:
     return Dataset("synthetic", Split(*train), Split(*test), classes=())
 
 
-def load_for(cfg: TrainConfig) -> Dataset:
+def load_for(cfg: TrainConfig, stats: dict | None = None) -> Dataset:
+    """The run's data; `stats`: a trained run's standardisation statistics for --data tables."""
+    if cfg.data is not None:
+        return load_dataset(path=cfg.data, label=cfg.label, task="regress" if cfg.model == "linear" else "classify",
+                            channels=cfg.channels, resize=check_size("resize", cfg.resize),
+                            test_fraction=cfg.test_fraction, seed=cfg.seed, stats=stats)
     name = cfg.resolved("dataset")
     if name == "synthetic":
         return synthetic_dataset(cfg.seed)
@@ -73,20 +79,23 @@ def loaders_for(cfg: TrainConfig, ds: Dataset) -> tuple[Loader, Loader]:
     """(train, test) loaders of a run: training shuffled by the run's seed; testing in order, in
     blocks of at least 1024 (evaluation has no step to take between batches)."""
     bs = cfg.resolved("batch_size")
-    return (Loader(ds.train, bs, shuffle=True, seed=cfg.seed, resize=cfg.resize),
-            Loader(ds.test, max(bs, 1024), shuffle=False, resize=cfg.resize))
+    resize = None if cfg.data is not None else cfg.resize  # --data folders are decoded at their size
+    return (Loader(ds.train, bs, shuffle=True, seed=cfg.seed, resize=resize),
+            Loader(ds.test, max(bs, 1024), shuffle=False, resize=resize))
 
 
 def _input_hw(cfg: TrainConfig, ds: Dataset) -> tuple[int, int] | None:
     """(H, W) the model sees, None for feature vectors."""
-    if ds.name == "synthetic":
+    if not ds.is_images:
         return None
-    return (cfg.resize, cfg.resize) if cfg.resize else tuple(ds.train.images.shape[1:])
+    if cfg.resize and cfg.data is None:
+        return check_size("resize", cfg.resize)
+    return tuple(ds.train.images.shape[-2:])
 
 
 def _num_inputs(cfg: TrainConfig, ds: Dataset) -> int:
     hw = _input_hw(cfg, ds)
-    return ds.train.images.shape[1] if hw is None else hw[0] * hw[1]
+    return ds.train.images.shape[1] if hw is None else ds.image_shape[0] * hw[0] * hw[1]
 
 
 def _summary(cfg: TrainConfig, history) -> dict:
@@ -104,16 +113,24 @@ def _config_json(cfg: TrainConfig, ds: Dataset, device: torch.device) -> dict:
     return {"settings": dataclasses.asdict(cfg), "resolved": resolved, "lr_schedule": cfg.lr_schedule,
             "device": str(device), "dataset": {"name": ds.name, "train": len(ds.train), "test": len(ds.test),
                                                "classes": list(ds.classes),
-                                               "input_hw": _input_hw(cfg, ds), "num_inputs": _num_inputs(cfg, ds)},
+                                               "input_hw": _input_hw(cfg, ds), "num_inputs": _num_inputs(cfg, ds),
+                                               "channels": ds.image_shape[0] if ds.is_images else None,
+                                               "features": list(ds.features), "standardise": ds.stats,
+                                               "notes": list(ds.notes)},
             "versions": {"linnet": linnet.__version__, "torch": torch.__version__,
                          "python": platform.python_version(), "fast kernel": kernel.describe()},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
-def _callbacks(cfg, run, total_epochs, extra, quiet):
+def _meta(cfg: TrainConfig, ds: Dataset) -> dict:
+    """What the checkpoint carries beside the weights: a table's standardisation goes with its model."""
+    return {"model": cfg.model, "impl": cfg.impl, **({"stats": ds.stats} if ds.stats else {})}
+
+
+def _callbacks(cfg, ds, run, total_epochs, extra, quiet):
     notebook = in_notebook()
     cbs = [] if quiet else [ConsoleProgress(total_epochs)]
-    cbs.append(RunRecorder(run, {"model": cfg.model, "impl": cfg.impl}, lambda h: _summary(cfg, h)))
+    cbs.append(RunRecorder(run, _meta(cfg, ds), lambda h: _summary(cfg, h)))
     if notebook:
         cbs.append(LivePlot())
     return cbs + list(extra)
@@ -126,21 +143,22 @@ def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, q
     return fit(model, train_iter, test_iter, epochs, cfg.resolved("lr"), lr_schedule=cfg.lr_schedule,
                lr_gamma=cfg.lr_decay or 1.0, lr_step=cfg.lr_step, weight_decay=cfg.weight_decay,
                start_epoch=start_epoch, history=history,
-               callbacks=_callbacks(cfg, run, start_epoch + epochs, callbacks, quiet), device=device)
+               callbacks=_callbacks(cfg, ds, run, start_epoch + epochs, callbacks, quiet), device=device)
 
 
 def _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, quiet):
     """Full-batch L-BFGS to the convex optimum; recorded as one epoch."""
     from linnet.solvers import lbfgs_softmax
     start = time.perf_counter()
-    X = to_float(ds.train.images, train_iter.resize).reshape(len(ds.train), -1).to(device)   # (n, d), whole split
+    X = to_float(ds.train.images, train_iter.resize) if ds.is_images else ds.train.images
+    X = X.reshape(len(ds.train), -1).to(device)                                              # (n, d), whole split
     y = ds.train.labels.to(device)
     W, b = lbfgs_softmax(X, y, len(ds.classes), weight_decay=cfg.weight_decay)
     model.load_state_dict({"W": W.to(torch.float32), "b": b.to(torch.float32)})
     train_loss, train_acc = evaluate(model, train_iter, device)
     test_loss, test_acc = evaluate(model, test_iter, device)
     record = EpochRecord(1, 1.0, train_loss, train_acc, test_loss, test_acc, time.perf_counter() - start)
-    for cb in _callbacks(cfg, run, 1, callbacks, quiet):
+    for cb in _callbacks(cfg, ds, run, 1, callbacks, quiet):
         cb.on_epoch_end(record, model, [record])
         cb.on_fit_end([record], model)
     return [record]
@@ -155,7 +173,12 @@ def _import_plotting_in_background() -> None:
 def train(cfg: TrainConfig, callbacks=(), quiet: bool = False) -> RunResult:
     """Start a new run in runs_dir/name and train it; every epoch is checkpointed."""
     _import_plotting_in_background()
+    if cfg.data is not None:  # config.json records where the data are, valid from any directory
+        cfg = dataclasses.replace(cfg, data=str(Path(cfg.data).expanduser().resolve()))
     ds = load_for(cfg)
+    if not quiet:
+        for note in ds.notes:
+            print(f"note: {note}", file=sys.stderr)
     device = resolve_device(cfg.device)
     g = torch.Generator().manual_seed(cfg.seed)
     model = build_model(cfg.model, cfg.impl, _num_inputs(cfg, ds), len(ds.classes) or 1, generator=g, device=device)
@@ -163,7 +186,7 @@ def train(cfg: TrainConfig, callbacks=(), quiet: bool = False) -> RunResult:
     run = RunDir.create(cfg.runs_dir, name)
     with run:
         run.write_json("config.json", _config_json(cfg, ds, device))
-        run.save_checkpoint(model.state_dict(), [], {"model": cfg.model, "impl": cfg.impl})  # epoch 0
+        run.save_checkpoint(model.state_dict(), [], _meta(cfg, ds))  # epoch 0
         history = _interruptible(run, lambda: _fit(cfg, model, ds, device, run, 0, [], cfg.resolved("epochs"),
                                                    callbacks, quiet))
         return _finish(cfg, run, model, ds, history, device)
@@ -177,7 +200,7 @@ def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False
         raise ConfigError(f"{run.path} was solved by L-BFGS to the optimum; there is nothing to continue")
     with run:
         state, history, meta = run.load_checkpoint()
-        ds = load_for(cfg)
+        ds = load_for(cfg, meta.get("stats"))
         device = resolve_device(cfg.device)
         model = _restore_model(run, cfg, _num_inputs(cfg, ds), len(ds.classes) or 1, state, device)
         if "rng_state" in meta:
@@ -198,6 +221,9 @@ class LoadedRun:
     classes: tuple[str, ...]
     input_hw: tuple[int, int] | None
     history: list[EpochRecord]
+    channels: int | None = None           # images: 1 or 3; None for feature vectors
+    features: tuple[str, ...] = ()        # a table's feature columns, in the model's order
+    stats: dict | None = None             # their standardisation (from the checkpoint); None: not standardised
 
 
 def read_config(run: RunDir, **overrides) -> TrainConfig:
@@ -223,12 +249,13 @@ def load_run(run_dir, device: str = "cpu") -> LoadedRun:
     run = RunDir.open(run_dir)
     cfg = read_config(run)
     info = run.read_json("config.json").get("dataset", {})
-    state, history, _ = run.load_checkpoint()
+    state, history, meta = run.load_checkpoint()
     num_inputs = int(info.get("num_inputs", 0))
     classes = tuple(info.get("classes") or ())
     model = _restore_model(run, cfg, num_inputs, len(classes) or 1, state, resolve_device(device))
     hw = info.get("input_hw")
-    return LoadedRun(run.path, cfg, model, classes, tuple(hw) if hw else None, history)
+    return LoadedRun(run.path, cfg, model, classes, tuple(hw) if hw else None, history,
+                     info.get("channels") or (1 if hw else None), tuple(info.get("features") or ()), meta.get("stats"))
 
 
 def _finish(cfg, run, model, ds, history, device) -> RunResult:
@@ -237,8 +264,12 @@ def _finish(cfg, run, model, ds, history, device) -> RunResult:
     from linnet.report import write_report
     from linnet.metrics import confusion_matrix, per_class_accuracy
     from linnet.train import predict_all
+    from linnet.tableplots import plot_top_weights
     summary = _summary(cfg, history)
-    if model.kind == "linear":
+    if model.kind == "linear" and cfg.data is not None:  # a table's target: the error in its own units
+        summary["test_rmse"] = (2 * history[-1].test_loss) ** 0.5                 # loss = 1/2 r^2
+        save_figure(plot_top_weights(model.state_dict()["w"], ds.features, ["target"]), run.path / "weights.png")
+    elif model.kind == "linear":
         state = model.state_dict()
         summary["w_error"] = (torch.tensor(TRUE_W) - state["w"].reshape(-1).cpu()).tolist()
         summary["b_error"] = TRUE_B - float(state["b"].reshape(-1)[0])
@@ -248,14 +279,17 @@ def _finish(cfg, run, model, ds, history, device) -> RunResult:
         preds = predict_all(model, test_iter, device)
         labels = ds.test.labels
         matrix = confusion_matrix(labels, preds, len(ds.classes))
-        n = min(18, len(labels))
-        X18, _ = next(iter(Loader(ds.test, n, resize=cfg.resize)))
-        save_figure(plot_predictions(X18, ds.text_labels(labels[:n]), ds.text_labels(preds[:n])),
-                    run.path / "predictions.png")
         save_figure(plot_confusion(matrix, ds.classes), run.path / "confusion.png")
-        hw = tuple(X18.shape[-2:])
-        save_figure(plot_weights(model.state_dict()["W"], hw, ds.classes), run.path / "weights.png")
         summary["per_class_acc"] = dict(zip(ds.classes, per_class_accuracy(matrix)))
+        W = model.state_dict()["W"]
+        if ds.is_images:
+            n = min(18, len(labels))
+            X18, _ = next(iter(Loader(ds.test, n, resize=test_iter.resize)))
+            save_figure(plot_predictions(X18, ds.text_labels(labels[:n]), ds.text_labels(preds[:n])),
+                        run.path / "predictions.png")
+            save_figure(plot_weights(W, tuple(X18.shape[-2:]), ds.classes), run.path / "weights.png")
+        else:  # a table's weights are no image: each class's largest, by feature name
+            save_figure(plot_top_weights(W, ds.features, ds.classes), run.path / "weights.png")
     run.write_json("summary.json", summary)
     write_report(run.path)
     return RunResult(run.path, history, summary, model, ds)

@@ -21,8 +21,12 @@ class ImageError(LinnetError):
     """One image file could not be used; the message names it."""
 
 
-def load_image(path: str | os.PathLike, size: tuple[int, int]) -> torch.Tensor:
-    """(1, H, W) float32 in [0, 1], light object on dark background, like the training images."""
+def read_image(path: str | os.PathLike, channels: int = 1) -> np.ndarray:
+    """One image file as uint8 (H, W) grey or (H, W, 3) RGB, as a viewer shows it; errors name the file.
+
+    Shared by `linnet predict` (below) and image folders (linnet.data.folders): one place decides
+    how odd files (transparency, 16-bit grey, EXIF rotation, huge sizes) become pixels.
+    """
     from PIL import Image, ImageOps, UnidentifiedImageError
     path = Path(path)
     if path.is_dir():
@@ -43,13 +47,18 @@ def load_image(path: str | os.PathLike, size: tuple[int, int]) -> torch.Tensor:
             if im.mode in ("I", "I;16", "I;16B", "I;16L"):
                 # 16-bit grey (PNG): Pillow's convert("L") clips at 255 instead of scaling, which
                 # would turn every pixel above 255/65535 white; scale the full range instead.
-                grey = np.clip(np.asarray(im, dtype=np.float32) / 65535.0, 0.0, 1.0)
-            else:
-                grey = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+                grey = np.clip(np.asarray(im, dtype=np.float64) / 257.0, 0, 255).round().astype(np.uint8)
+                return grey if channels == 1 else np.repeat(grey[:, :, None], 3, axis=2)
+            return np.asarray(im.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image file linnet can read (PNG, JPEG, ...)") from None
     except (OSError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path}: cannot be read as an image ({exc})") from None
+
+
+def load_image(path: str | os.PathLike, size: tuple[int, int]) -> torch.Tensor:
+    """(1, H, W) float32 in [0, 1], light object on dark background, like the training images."""
+    grey = read_image(path, 1).astype(np.float32) / 255.0
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     if border.mean() > 0.5:
         grey = 1.0 - grey

@@ -29,7 +29,10 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> None:
 
 
 def _as_hw(img) -> np.ndarray:
+    """One image as (H, W), or (H, W, 3) when it has 3 channels (RGB image folders)."""
     img = img.detach().cpu().float().numpy() if hasattr(img, "detach") else np.asarray(img, dtype=np.float32)
+    if img.ndim == 3 and img.shape[0] == 3:
+        return img.transpose(1, 2, 0)                                    # (3, H, W) -> (H, W, 3)
     return img.reshape(img.shape[-2:])
 
 
@@ -42,11 +45,13 @@ def show_images(images, num_rows: int, num_cols: int, titles: Sequence[str] | No
     costs ~10x more, and this figure is redrawn for every run.
     """
     tiles = [_as_hw(images[i]) for i in range(min(len(images), num_rows * num_cols))]
-    h, w = tiles[0].shape if tiles else (1, 1)
+    h, w = tiles[0].shape[:2] if tiles else (1, 1)
+    rgb = bool(tiles) and tiles[0].ndim == 3  # colour tiles: a white RGB montage instead of a colormap
     lines = max((t.count("\n") + 1 for t in titles), default=0) if titles else 0
     pad, band = max(1, w // 10), (int(np.ceil(h * 0.15 * lines)) + 1 if lines else 0)  # title band above each row
     cell_h, cell_w = band + h + pad, w + pad
-    montage = np.full((num_rows * cell_h, num_cols * cell_w - pad), np.nan, dtype=np.float32)
+    montage = np.full((num_rows * cell_h, num_cols * cell_w - pad, *((3,) if rgb else ())),
+                      1.0 if rgb else np.nan, dtype=np.float32)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, num_cols)
         montage[r * cell_h + band:r * cell_h + band + h, c * cell_w:c * cell_w + w] = tile
@@ -57,7 +62,10 @@ def show_images(images, num_rows: int, num_cols: int, titles: Sequence[str] | No
     finite = montage[np.isfinite(montage)]
     lo = vmin if vmin is not None else (float(finite.min()) if finite.size else 0.0)
     hi = vmax if vmax is not None else (float(finite.max()) if finite.size else 1.0)
-    ax.imshow(montage, cmap=colormap, vmin=lo, vmax=hi if hi > lo else lo + 1, interpolation="nearest")
+    if rgb:
+        ax.imshow(np.clip(montage, 0.0, 1.0), interpolation="nearest")
+    else:
+        ax.imshow(montage, cmap=colormap, vmin=lo, vmax=hi if hi > lo else lo + 1, interpolation="nearest")
     for i, title in enumerate((titles or [])[:len(tiles)]):
         r, c = divmod(i, num_cols)
         color = title_colors[i] if title_colors is not None else "black"
@@ -114,11 +122,12 @@ def plot_confusion(matrix, classes: Sequence[str]) -> Figure:
 
 
 def plot_weights(W, image_hw: tuple[int, int], classes: Sequence[str]) -> Figure:
-    """Each class's weight column (d,) shown as an (H, W) image: red pushes toward the class, blue away."""
+    """Each class's weight column (d,) shown as an (H, W) image: red pushes toward the class, blue away.
+    For colour inputs (d = 3 H W) the three channels' weights are averaged into one image."""
     W = W.detach().cpu().float()
     limit = float(W.abs().max()) or 1.0
     cols = min(len(classes), 5)
-    tiles = W.T.reshape(len(classes), *image_hw)                       # (d, k) -> (k, H, W)
+    tiles = W.T.reshape(len(classes), -1, *image_hw).mean(dim=1)       # (d, k) -> (k, C, H, W) -> (k, H, W)
     return show_images(tiles, -(-len(classes) // cols), cols, titles=list(classes), scale=1.6,
                        cmap="bwr", vmin=-limit, vmax=limit)
 

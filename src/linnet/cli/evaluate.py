@@ -20,12 +20,14 @@ def run(args) -> int:
     from linnet.train import evaluate, predict_all
     run = load_run(args.run_dir)
     cfg = dataclasses.replace(run.config, **{k: v for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir)) if v})
-    ds = load_for(cfg)
+    ds = load_for(cfg, run.stats)  # a table: standardised with the statistics the model trained with
     _, test = loaders_for(cfg, ds)
     loss, acc = evaluate(run.model, test)
     print(f"run          {run.run_dir} ({len(run.history)} epochs, {cfg.model}, {cfg.impl})")
     print(f"dataset      {ds.name} test split, {len(ds.test)} samples")
     print(f"test loss    {loss:.4f}")
+    if cfg.model == "linear" and cfg.data is not None:
+        print(f"test RMSE    {(2 * loss) ** 0.5:.4f}")
     if acc is not None:
         cm = confusion_matrix(ds.test.labels, predict_all(run.model, test), len(ds.classes))
         print(f"test acc     {acc:.4f}")

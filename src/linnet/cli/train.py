@@ -2,7 +2,19 @@
 from __future__ import annotations
 
 from linnet.cli.common import config_from_args
-from linnet.config import DEVICES, IMPLS, MODELS, SOLVERS, TRAIN_DATASETS, TrainConfig
+from linnet.config import CHANNELS, DEVICES, IMPLS, MODELS, SOLVERS, TRAIN_DATASETS, TrainConfig
+
+
+def size(text: str) -> int | tuple[int, int]:
+    """--resize 28 or 28x32 (height x width); the range is checked with the other settings (TrainConfig)."""
+    import argparse
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2):
+        raise argparse.ArgumentTypeError(f"expected H or HxW (integers), got {text!r}")
+    return parts[0] if len(parts) == 1 else (parts[0], parts[1])
 
 
 def add_parser(sub) -> None:
@@ -13,6 +25,14 @@ def add_parser(sub) -> None:
     p.add_argument("--solver", choices=SOLVERS, default=TrainConfig.solver)
     p.add_argument("--dataset", choices=TRAIN_DATASETS, help="default: fashion-mnist (softmax), synthetic (linear)")
     p.add_argument("--data-dir", help="directory holding the four IDX files (.gz or raw)")
+    p.add_argument("--data", metavar="PATH",
+                   help="your own data: an image folder (PATH/<class>/*.png or PATH/train|test/<class>/...), "
+                        "a table (.csv, .parquet) or arrays (.npz)")
+    p.add_argument("--label", metavar="COLUMN", help="with --data TABLE: the label column (default: the last)")
+    p.add_argument("--channels", type=int, choices=CHANNELS, default=TrainConfig.channels,
+                   help="with --data FOLDER: 1 grey (default) or 3 RGB")
+    p.add_argument("--test-fraction", type=float, default=TrainConfig.test_fraction,
+                   help="with --data and no test part: share held out per class (default 0.2, seeded by --seed)")
     p.add_argument("--epochs", type=int, help="default 10 (digits 20, synthetic 3); with --resume: epochs to add")
     p.add_argument("--batch-size", type=int, help="default 256 (digits 16, synthetic 10)")
     p.add_argument("--lr", type=float, help="learning rate, default 0.1 (synthetic 0.03)")
@@ -20,7 +40,8 @@ def add_parser(sub) -> None:
     p.add_argument("--lr-step", type=int, default=TrainConfig.lr_step)
     p.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay, help="L2 penalty on the weights")
     p.add_argument("--seed", type=int, default=TrainConfig.seed)
-    p.add_argument("--resize", type=int, help="resize images to RESIZE x RESIZE")
+    p.add_argument("--resize", type=size, metavar="H[xW]",
+                   help="resize images to H x W (default: native; for --data folders the most common size)")
     p.add_argument("--mmap", action="store_true",
                    help="memory-map uncompressed IDX files (gunzip them first): train on sets larger than memory")
     p.add_argument("--device", choices=DEVICES, default=TrainConfig.device)
@@ -36,11 +57,15 @@ def run(args) -> int:
     from linnet import experiment
     if args.resume:
         result = experiment.resume(args.resume, epochs=cfg.epochs, quiet=args.quiet,
-                                   data_dir=cfg.data_dir, device=None if cfg.device == "auto" else cfg.device)
+                                   data_dir=cfg.data_dir, data=cfg.data,
+                                   device=None if cfg.device == "auto" else cfg.device)
     else:
         result = experiment.train(cfg, quiet=args.quiet)
     s = result.summary
-    if s["model"] == "linear":
+    if "test_rmse" in s:
+        print(f"final: train loss {s['train_loss']:.4f}  test loss {s['test_loss']:.4f}  "
+              f"test RMSE {s['test_rmse']:.4f}  ({s['epochs']} epochs, {s['train_seconds']:.2f} s)")
+    elif s["model"] == "linear":
         w_err = ", ".join(f"{e:+.4f}" for e in s["w_error"])
         print(f"error in w: [{w_err}]  error in b: {s['b_error']:+.4f}  (true w = [2, -3.4], b = 4.2)")
     else:

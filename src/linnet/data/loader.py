@@ -14,29 +14,22 @@ import torch
 import torch.nn.functional as F
 
 from linnet.data.sources import Dataset, Split, load_dataset
+from linnet.checks import check_size
 from linnet.errors import ConfigError
 
 
 def to_float(images: torch.Tensor, resize: tuple[int, int] | None = None) -> torch.Tensor:
-    """uint8 (B, H, W) -> float32 (B, 1, H', W') in [0, 1], bilinearly resized when asked."""
-    x = images.unsqueeze(1).to(torch.float32).div_(255.0)  # (B, H, W) -> (B, 1, H, W)
+    """uint8 (B, H, W) or (B, C, H, W) -> float32 (B, C, H', W') in [0, 1], bilinearly resized when asked."""
+    if images.dim() == 3:
+        images = images.unsqueeze(1)                        # (B, H, W) -> (B, 1, H, W), a view
+    x = images.to(torch.float32).div_(255.0)                # (B, C, H, W)
     if resize is not None and tuple(x.shape[-2:]) != tuple(resize):
         x = F.interpolate(x, size=resize, mode="bilinear", align_corners=False, antialias=True)
     return x
 
 
 def parse_resize(resize: int | tuple[int, int] | None) -> tuple[int, int] | None:
-    if resize is None:
-        return None
-    def positive_int(s) -> bool:
-        return isinstance(s, int) and not isinstance(s, bool) and s >= 1
-
-    if positive_int(resize):
-        return (resize, resize)
-    size = tuple(resize) if isinstance(resize, (tuple, list)) else ()  # 2.5, True, "28": not sizes
-    if len(size) != 2 or not all(positive_int(s) for s in size):
-        raise ConfigError(f"The 'resize' parameter must be a positive int or (height, width). Got {resize!r}.")
-    return size
+    return check_size("resize", resize)
 
 
 @dataclass

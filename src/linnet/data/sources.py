@@ -15,7 +15,7 @@ import logging
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from linnet.errors import DataError, DownloadError
@@ -64,9 +64,9 @@ DATASETS = ("fashion-mnist", "mnist", "digits")
 
 @dataclass(frozen=True)
 class Split:
-    """One split, resident: images (N, H, W) uint8 and labels (N,) int64.
+    """One split, resident: images (N, H, W) or (N, C, H, W) uint8 and labels (N,) int64.
 
-    Regression data uses the same holder: features (N, d) float and targets (N, 1) float.
+    Tables use the same holder: features (N, d) float32, labels (N,) int64 or targets (N, 1) float32.
     """
     images: torch.Tensor
     labels: torch.Tensor
@@ -81,23 +81,38 @@ class Dataset:
     train: Split
     test: Split
     classes: tuple[str, ...]
+    features: tuple[str, ...] = ()    # a table's feature column names; () for images
+    stats: dict | None = field(default=None, compare=False)  # {"mean", "std"} a table was standardised with
+    notes: tuple[str, ...] = ()       # what loading did that the user should know (resized images...)
+
+    @property
+    def is_images(self) -> bool:
+        """Images (uint8, (N, H, W) or (N, C, H, W)) rather than rows of features."""
+        images = self.train.images
+        return str(images.dtype) == "torch.uint8" and images.dim() >= 3  # str: torch is not imported here
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """(channels, height, width) of one image as the loader yields it."""
-        return (1, *self.train.images.shape[1:])
+        shape = tuple(self.train.images.shape[1:])
+        return shape if len(shape) == 3 else (1, *shape)
 
     def text_labels(self, labels) -> list[str]:
         """The chapter's get_fashion_mnist_labels: numeric labels -> class names."""
         return [self.classes[int(i)] for i in labels]
 
 
-def make_split(images: np.ndarray, labels: np.ndarray, num_classes: int, where: str) -> Split:
-    """Validate one split (shapes agree, labels in range) and make it resident as tensors."""
+def make_split(images: np.ndarray, labels: np.ndarray, num_classes: int, where: str,
+               channels: bool = False) -> Split:
+    """Validate one split (shapes agree, labels in range) and make it resident as tensors.
+    channels=True also accepts (N, C, H, W) images (colour image folders, .npz arrays)."""
     import numpy as np
     import torch
-    if images.ndim != 3:
-        raise DataError(f"{where}: images must have 3 dimensions (N, H, W), got shape {images.shape}")
+    if channels and images.ndim == 4:
+        pass
+    elif images.ndim != 3:
+        raise DataError(f"{where}: images must have 3 dimensions (N, H, W){' or 4 (N, C, H, W)' if channels else ''}, "
+                        f"got shape {images.shape}")
     if images.dtype != np.uint8:
         raise DataError(f"{where}: images must be unsigned bytes (IDX type 0x08), got {images.dtype}")
     if not np.issubdtype(labels.dtype, np.integer):
@@ -229,9 +244,17 @@ def load_digits_dataset(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
                    make_split(te_x, te_y, 10, "digits/test"), DIGIT_CLASSES)
 
 
-def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = True,
-                 progress: bool = True, mmap: bool = False) -> Dataset:
-    """Load a named dataset: 'fashion-mnist', 'mnist' (IDX files) or 'digits' (bundled, offline)."""
+def load_dataset(name: str | None = None, data_dir: str | os.PathLike | None = None, download: bool = True,
+                 progress: bool = True, mmap: bool = False, *, path: str | os.PathLike | None = None,
+                 **options) -> Dataset:
+    """Load a named dataset: 'fashion-mnist', 'mnist' (IDX files) or 'digits' (bundled, offline);
+    or, with `path=`, your own data: an image folder, a CSV / Parquet table or an .npz (options:
+    see linnet.data.paths.load_path: label, task, channels, resize, test_fraction, seed)."""
+    if path is not None:
+        if name is not None:
+            raise DataError(f"give a dataset name or a path, not both (got {name!r} and {str(path)!r})")
+        from linnet.data.paths import load_path
+        return load_path(path, **options)
     if name == "digits":
         return load_digits_dataset()
     if name not in SOURCES:
