@@ -210,6 +210,9 @@ def load_arrays(path: str | os.PathLike, task: str = "classify", test_fraction: 
         if X.ndim < 2 or y.ndim != 1 or len(X) != len(y) or len(y) == 0:
             raise DataError(f"{path}: {sx} must be (N, features) or uint8 images and {sy} (N,) with N >= 1; "
                             f"got {sx} {X.shape} and {sy} {y.shape}")
+    X_first = parts[0][0]
+    if X_first.ndim >= 3 and (X_first.dtype != np.uint8 or X_first.ndim > 4):
+        raise DataError(f"{path}: image arrays must be uint8 (N, H, W) or (N, C, H, W); got {X_first.dtype} {X_first.shape}")
     if len(parts) == 1:
         X, y = parts[0]
         strata = None if task == "regress" else np.unique(y, return_inverse=True)[1]
@@ -233,8 +236,6 @@ def _image_arrays(path: Path, parts, task: str):
     if task == "regress":
         raise DataError(f"{path}: holds images; linear regression trains on tables (--model softmax for images)")
     (X_tr, y_tr), (X_te, y_te) = parts
-    if X_tr.dtype != np.uint8 or X_tr.ndim > 4:
-        raise DataError(f"{path}: image arrays must be uint8 (N, H, W) or (N, C, H, W); got {X_tr.dtype} {X_tr.shape}")
     y_tr, y_te, classes = encode_labels(y_tr, y_te, f"{path}: y")
     k = len(classes)
     return Dataset(path.stem, make_split(X_tr, y_tr, k, f"{path}: train", channels=True),
