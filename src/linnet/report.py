@@ -13,7 +13,7 @@ from pathlib import Path
 from linnet.atomic import atomic_write_text
 
 FIGURES = (("curves.png", "Training curves"), ("predictions.png", "Predictions on test images (true / predicted)"),
-           ("confusion.png", "Confusion matrix (test set)"), ("weights.png", "Learned weights per class"),
+           ("confusion.png", "Confusion matrix (test set)"), ("weights.png", "Learned weights per class (tables: the largest, by feature)"),
            ("scatter.png", "Synthetic data: feature x2 against the label"))
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -43,6 +43,9 @@ def write_report(run_dir: str | Path) -> Path:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>linnet run {html.escape(run_dir.name)}</title>",
              f"<style>{STYLE}</style></head><body><h1>linnet run <code>{html.escape(run_dir.name)}</code></h1>",
              "<h2>Summary</h2>", _table(summary)]
+    notes = config.get("dataset", {}).get("notes")
+    if notes:  # what loading the user's data did (resized images, constant columns, a held-out split)
+        parts += ["<h2>Data notes</h2>", "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"]
     if per_class:
         parts += ["<h2>Per-class test accuracy</h2>", _table(per_class)]
     for name, caption in FIGURES:
