@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-scale clean
+.PHONY: run test bench bench-scale bench-folders clean
 
 $(STAMP): pyproject.toml setup.py constraints.txt src/linnet/models/_kernel.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ bench: $(STAMP)
 
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py
+
+bench-folders: $(STAMP)
+	$(BIN)/python benchmarks/bench_folders.py
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info src/linnet/models/*.so

@@ -36,21 +36,27 @@ def _fit_size(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(a).resize((size[1], size[0]), Image.BILINEAR))
 
 
-def _images_in(class_dir: Path) -> list[Path]:
-    """The images under one class folder (recursively, sorted); any other visible file is an error."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(class_dir):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith("."):  # .DS_Store and friends
+def _images_in(class_dir: str) -> list[tuple[str, int, int]]:
+    """(path, size, mtime_ns) of the images under one class folder (recursively, sorted); any other
+    visible file is an error. os.scandir, not pathlib: 10 000 files list in a fraction of the time."""
+    found, pending = [], [class_dir]
+    while pending:
+        with os.scandir(pending.pop()) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for entry in entries:
+            if entry.name.startswith("."):  # .DS_Store and friends
                 continue
-            path = Path(dirpath) / name
-            if path.suffix.lower() not in IMAGE_EXTENSIONS:
-                raise DataError(f"{path}: not an image (expected {', '.join(IMAGE_EXTENSIONS)}); "
+            if entry.is_dir():
+                pending.append(entry.path)
+                continue
+            if os.path.splitext(entry.name)[1].lower() not in IMAGE_EXTENSIONS:
+                raise DataError(f"{entry.path}: not an image (expected {', '.join(IMAGE_EXTENSIONS)}); "
                                 "move it out of the class folder")
-            found.append(path)
+            st = entry.stat()
+            found.append((entry.path, st.st_size, st.st_mtime_ns))
     if not found:
         raise DataError(f"{class_dir}: the class folder holds no images (expected {', '.join(IMAGE_EXTENSIONS)})")
+    found.sort()
     return found
 
 
@@ -58,8 +64,8 @@ def _class_dirs(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def scan(root: Path) -> tuple[list[tuple[int, int, Path]], tuple[str, ...], bool]:
-    """([(part, class index, file)], class names, has a test folder); part 0 = train, 1 = test."""
+def scan(root: Path) -> tuple[list[tuple[int, int, str, int, int]], tuple[str, ...], bool]:
+    """([(part, class index, file, size, mtime_ns)], class names, has a test folder); part 0 = train, 1 = test."""
     if not root.is_dir():
         raise DataError(f"{root}: no such folder")
     parts = [(0, root / "train"), (1, root / "test")] if (root / "train").is_dir() else [(0, root)]
@@ -76,16 +82,17 @@ def scan(root: Path) -> tuple[list[tuple[int, int, Path]], tuple[str, ...], bool
         for d in _class_dirs(folder):
             if d.name not in classes:
                 raise DataError(f"{d}: class {d.name!r} is not among the training classes ({', '.join(classes)})")
-            entries += [(part, classes.index(d.name), f) for f in _images_in(d)]
+            label = classes.index(d.name)
+            entries += [(part, label, *found) for found in _images_in(str(d))]
     return entries, classes, len(parts) == 2
 
 
 def _listing_digest(root: Path, entries, channels: int, resize) -> str:
     """What the cache must match: every file's path, size and mtime, and the decode settings."""
     h = hashlib.sha256(f"{CACHE_FORMAT}\n{channels}\n{resize}\n".encode())
-    for part, label, path in entries:
-        st = path.stat()
-        h.update(f"{part}\t{label}\t{path.relative_to(root)}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+    skip = len(str(root))
+    h.update("".join(f"{part}\t{label}\t{path[skip:]}\t{size}\t{mtime}\n"
+                     for part, label, path, size, mtime in entries).encode())
     return h.hexdigest()
 
 
@@ -108,7 +115,7 @@ def _read_cache(path: Path, digest: str) -> dict | None:
 def _decode_all(entries, channels: int, resize: tuple[int, int] | None) -> tuple[np.ndarray, str | None]:
     """All images as one uint8 array (N, H, W) or (N, 3, H, W); a note when some were resized."""
     from linnet.images import read_image
-    paths = [p for _, _, p in entries]
+    paths = [e[2] for e in entries]
     # Pillow releases the GIL while it inflates and decodes: threads overlap the files
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         arrays = list(pool.map(lambda p: read_image(p, channels), paths))
@@ -153,8 +160,8 @@ def load_folder(path: str | os.PathLike, channels: int = 1, resize: tuple[int, i
             except OSError:  # a read-only cache only costs the next run its head start
                 pass
     images = cached["images"]
-    labels = np.array([label for _, label, _ in entries], dtype=np.int64)
-    parts = np.array([part for part, _, _ in entries])
+    labels = np.array([e[1] for e in entries], dtype=np.int64)
+    parts = np.array([e[0] for e in entries])
     notes = [str(cached["note"])] if str(cached["note"]) else []
     if has_test:
         train_idx, test_idx = np.flatnonzero(parts == 0), np.flatnonzero(parts == 1)
