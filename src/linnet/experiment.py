@@ -107,7 +107,11 @@ def _summary(cfg: TrainConfig, history) -> dict:
 def _config_json(cfg: TrainConfig, ds: Dataset, device: torch.device) -> dict:
     import linnet
     from linnet.models import kernel
-    resolved = {f: cfg.resolved(f) for f in ("dataset", "epochs", "batch_size", "lr")}
+    if cfg.solver == "lbfgs":   # full batch, one solve: SGD's batch size, lr and epochs play no part
+        from linnet.solvers import TRAINING_LBFGS
+        resolved = {"dataset": cfg.resolved("dataset"), "solver": {"name": "lbfgs", **TRAINING_LBFGS}}
+    else:
+        resolved = {f: cfg.resolved(f) for f in ("dataset", "epochs", "batch_size", "lr")}
     return {"settings": dataclasses.asdict(cfg), "resolved": resolved, "lr_schedule": cfg.lr_schedule,
             "device": str(device), "dataset": {"name": ds.name, "train": len(ds.train), "test": len(ds.test),
                                                "classes": list(ds.classes),
@@ -139,11 +143,11 @@ def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, q
 
 def _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, quiet):
     """Full-batch L-BFGS to the convex optimum; recorded as one epoch."""
-    from linnet.solvers import lbfgs_softmax
+    from linnet.solvers import TRAINING_LBFGS, lbfgs_softmax
     start = time.perf_counter()
     X = to_float(ds.train.images, train_iter.resize).reshape(len(ds.train), -1).to(device)   # (n, d), whole split
     y = ds.train.labels.to(device)
-    W, b = lbfgs_softmax(X, y, len(ds.classes), weight_decay=cfg.weight_decay)
+    W, b = lbfgs_softmax(X, y, len(ds.classes), weight_decay=cfg.weight_decay, **TRAINING_LBFGS)
     model.load_state_dict({"W": W.to(torch.float32), "b": b.to(torch.float32)})
     train_loss, train_acc = evaluate(model, train_iter, device)
     test_loss, test_acc = evaluate(model, test_iter, device)
