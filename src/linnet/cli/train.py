@@ -35,6 +35,9 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     cfg = config_from_args(TrainConfig, args)
+    if not args.resume:   # the data files are read while torch is imported (both take a core a while)
+        from linnet.data.sources import read_ahead
+        read_ahead(cfg.resolved("dataset"), cfg.data_dir, cfg.mmap)
     from linnet import experiment
     if args.resume:
         result = experiment.resume(args.resume, epochs=cfg.epochs, quiet=args.quiet, announce=print_result,
