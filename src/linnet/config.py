@@ -108,7 +108,10 @@ class TrainConfig:
         check_int("seed", self.seed, 0)
         if isinstance(self.resize, list):  # read back from config.json
             object.__setattr__(self, "resize", tuple(self.resize))
-        check_size("resize", self.resize)
+        if isinstance(self.resize, tuple):
+            check_size("resize", self.resize)
+        elif self.resize is not None:
+            check_int("resize", self.resize, 1)
         check_choice("device", self.device, DEVICES)
         if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):
             raise ConfigError(f"The 'name' parameter must be a plain directory name. Got {self.name!r}.")
