@@ -115,6 +115,8 @@ def test_linear_regression_on_a_parquet_table(tmp_path, capsys):
     assert summary["test_rmse"] < 0.2 * np.std(cols["price"])                  # far better than the mean
     rc, out, _ = run_cli(["predict", tmp_path / "runs" / "lin", path], capsys)
     assert rc == 0 and out.splitlines()[0] == "row,prediction" and len(out.splitlines()) == 201
+    rc, out, _ = run_cli(["evaluate", tmp_path / "runs" / "lin"], capsys)
+    assert rc == 0 and f"test RMSE    {summary['test_rmse']:.4f}" in out
 
 
 @pytest.mark.parametrize("impl", ["fast", "scratch", "concise"])
@@ -124,6 +126,9 @@ def test_npz_arrays_with_each_implementation(tmp_path, capsys, impl):
     np.savez(tmp_path / "a.npz", X=X, y=(X[:, 0] > 0).astype(int))
     _train(tmp_path, capsys, "--data", tmp_path / "a.npz", "--impl", impl, "--epochs", "5", "--name", impl)
     assert read_json(tmp_path / "runs" / impl / "summary.json")["test_acc"] >= 0.75
+    _train(tmp_path, capsys, "--resume", tmp_path / "runs" / impl, "--epochs", "1")
+    rc, out, _ = run_cli(["evaluate", tmp_path / "runs" / impl], capsys)
+    assert rc == 0 and "a test split, 12 samples" in out and "test acc" in out
 
 
 # -- bad inputs: one line, exit 2, no run directory ---------------------------------------------------
