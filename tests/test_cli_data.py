@@ -110,3 +110,24 @@ def test_data_without_a_grid_imports_neither_matplotlib_nor_scikit_learn(tmp_pat
               "print(code, sorted(m for m in ('matplotlib', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
+
+
+def test_data_command_on_your_own_data(tmp_path, capsys):
+    from helpers_train import is_png
+    from helpers_userdata import table_columns, write_folder, write_table
+    root = write_folder(tmp_path / "pets", colour=True)
+    assert main(["data", "--data", str(root), "--channels", "3", "--resize", "12",
+                 "--grid", str(tmp_path / "grid.png")]) == 0
+    out, err = capsys.readouterr()
+    assert "image shape  3x12x12" in out and "train        28 images" in out and is_png(tmp_path / "grid.png")
+    assert "note: resized 36 of 36 images to 12x12" in err
+    cols = table_columns()
+    del cols["price"]
+    assert main(["data", "--data", str(write_table(tmp_path / "shop.csv", cols))]) == 0
+    out, _ = capsys.readouterr()
+    assert "features     4 (standardised" in out and re.search(r"\d+  medium +\d+ +\d+", out)
+
+
+def test_data_command_refuses_a_dataset_and_data(tmp_path, capsys):
+    assert main(["data", "--data", str(tmp_path), "--dataset", "mnist"]) == 2
+    assert "Give --dataset or --data, not both" in capsys.readouterr().err

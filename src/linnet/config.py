@@ -15,19 +15,30 @@ MODELS = ("softmax", "linear")            # softmax regression (classification),
 IMPLS = ("fast", "scratch", "concise")    # manual gradient, autograd from scratch, torch.nn
 SOLVERS = ("sgd", "lbfgs")                # minibatch SGD, full-batch L-BFGS
 DEVICES = ("auto", "cpu", "cuda")
+CHANNELS = (1, 3)                         # image folders: grey or RGB
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "fashion-mnist"
+    dataset: str | None = "fashion-mnist"  # None only with data
     data_dir: str | None = None  # None: $LINNET_DATA/<dataset>, else the per-user cache
     batch_size: int = 256         # the chapter's batch size, for the timed pass
     resize: int | None = None     # None keeps the native 28x28 (8x8 for digits)
     grid: str | None = None       # PNG path for the 2 x 9 grid of training images
     seed: int = 0
+    data: str | None = None       # your own data (see TrainConfig.data); the four below as there
+    label: str | None = None
+    channels: int = 1
+    test_fraction: float = 0.2
 
     def __post_init__(self) -> None:
-        check_choice("dataset", self.dataset, DATASETS)
+        if self.data is not None:
+            if self.dataset not in (None, DataConfig.dataset):
+                raise ConfigError(f"Give --dataset or --data, not both. Got {self.dataset!r} and {self.data!r}.")
+            check_choice("channels", self.channels, CHANNELS)
+            check_float("test_fraction", self.test_fraction, 0.0, 1.0)
+        else:
+            check_choice("dataset", self.dataset, DATASETS)
         check_int("batch_size", self.batch_size, 1)
         if self.resize is not None:
             check_int("resize", self.resize, 1)
@@ -51,7 +62,6 @@ DATA_DEFAULTS = {
     "softmax": dict(batch_size=64, lr=0.1, epochs=20),
     "linear": dict(batch_size=16, lr=0.03, epochs=20),
 }
-CHANNELS = (1, 3)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from linnet.atomic import atomic_write_bytes
+from linnet.checks import check_size
 from linnet.data.sources import Dataset, default_data_dir, make_split
 from linnet.data.splits import split_indices
 from linnet.errors import ConfigError, DataError
@@ -138,11 +139,12 @@ def _decode_all(entries, channels: int, resize: tuple[int, int] | None) -> tuple
     return out, note
 
 
-def load_folder(path: str | os.PathLike, channels: int = 1, resize: tuple[int, int] | None = None,
+def load_folder(path: str | os.PathLike, channels: int = 1, resize: int | tuple[int, int] | None = None,
                 test_fraction: float = 0.2, seed: int = 0, cache: bool = True) -> Dataset:
     """An ImageFolder tree as a Dataset of uint8 splits (see the module docstring)."""
     if channels not in (1, 3):
         raise ConfigError(f"The 'channels' parameter must be one of 1, 3. Got {channels!r}.")
+    resize = check_size("resize", resize)                              # 28 -> (28, 28)
     root = Path(path).expanduser()
     entries, classes, has_test = scan(root)
     digest = _listing_digest(root, entries, channels, resize)
