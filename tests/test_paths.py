@@ -246,3 +246,12 @@ def test_lbfgs_on_the_standardised_table_matches_sklearn_logistic_regression(tmp
     print(f"digits csv, lbfgs: linnet {acc:.4f}, sklearn LogisticRegression {theirs:.4f}")
     assert abs(acc - theirs) <= 0.005, (acc, theirs)
     assert json.loads((tmp_path / "runs" / "lbfgs" / "config.json").read_text())["settings"]["solver"] == "lbfgs"
+
+
+def test_the_python_api_takes_a_path(tmp_path):
+    import linnet
+    path = write_table(tmp_path / "t.csv", {"x": np.arange(20.0), "y": np.arange(20) % 2})
+    ds = linnet.load_dataset(path=path, test_fraction=0.25)
+    assert isinstance(ds, linnet.Dataset) and (len(ds.train), len(ds.test)) == (15, 5) and ds.features == ("x",)
+    with pytest.raises(DataError, match=r"give a dataset name or a path, not both \(got 'digits' and '.*t\.csv'\)"):
+        linnet.load_dataset("digits", path=path)
