@@ -143,3 +143,17 @@ def test_hidden_files_are_skipped(tmp_path):
     ds = load_folder(root)
     assert len(ds.train) + len(ds.test) == 36
     assert np.all(ds.train.labels.numpy() < 3)
+
+
+def test_rgb_splits_train_in_the_fast_models_kernel_as_in_scratch(tmp_path):
+    """(N, 3, H, W) uint8 rows are contiguous: the compiled kernel (when built) walks them like (N, H, W)."""
+    from linnet.data.loader import Loader
+    from linnet.models import build_model
+    from linnet.train import fit
+    ds = load_folder(write_folder(tmp_path / "p", colour=True), channels=3)
+    d = 3 * 16 * 16
+    fast, scratch = (build_model("softmax", impl, d, 3, generator=torch.Generator().manual_seed(0))
+                     for impl in ("fast", "scratch"))
+    for model in (fast, scratch):
+        fit(model, Loader(ds.train, 8, shuffle=True), Loader(ds.test, 8), 2, 0.1)
+    assert torch.allclose(fast.state_dict()["W"], scratch.state_dict()["W"], atol=1e-6)
