@@ -34,7 +34,8 @@ def parse_resize(resize: int | tuple[int, int] | None) -> tuple[int, int] | None
 
 @dataclass
 class Loader:
-    """Iterable of (X float (B, 1, H, W), y int64 (B,)) minibatches over one resident split.
+    """Iterable of (X float (B, C, H, W), y int64 (B,)) minibatches over one resident split (C = 1 but
+    for RGB image folders).
 
     Splits of float features (synthetic regression data) are batched as they are.
 
