@@ -8,8 +8,10 @@ layer's Animator and predict_ch3 show their figures through this.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+import time
 from pathlib import Path
 
 from linnet.atomic import atomic_write_bytes
@@ -49,21 +51,27 @@ class LiveFigure:
     """Show successive drawings of one figure: in place in Jupyter, else as a PNG file plus text lines.
 
     `who` names the figure in the one line that says where the file is; `path` is that file
-    (default: `<stem>.png` in the current directory, chosen at the first drawing).
+    (default: `<stem>.png` in the current directory, chosen at the first drawing). The file is
+    rewritten at most every `min_interval` seconds (a drawing costs ~0.1-0.4 s, more than a step of
+    a linear model); a drawing skipped that way is written by `flush()`, at the latest at exit.
     """
 
-    def __init__(self, who: str, stem: str, path: str | os.PathLike | None = None, out=None) -> None:
-        self.who, self.stem, self.out = who, stem, out
+    def __init__(self, who: str, stem: str, path: str | os.PathLike | None = None, out=None,
+                 min_interval: float = 0.0) -> None:
+        self.who, self.stem, self.out, self.min_interval = who, stem, out, min_interval
         self.path = Path(path) if path is not None else None
         self.handle = None          # the notebook's display handle, once shown
         self.announced = False      # the file's path is said once
+        self.pending = None         # a figure whose latest state is not in the file yet
+        self.written = -float("inf")
+        self.exit_hook = False
 
     def show(self, fig, line: str | None = None) -> None:
         """Draw `fig` (a matplotlib Figure) and, outside Jupyter, print `line`."""
         from linnet.plots import figure_png
-        png = figure_png(fig)
         if in_notebook():
             from IPython.display import display
+            png = figure_png(fig)
             if self.handle is None:
                 self.handle = display(PNG(png), display_id=True)
             else:
@@ -73,8 +81,22 @@ class LiveFigure:
         if not self.announced:
             self.path = self.path or default_path(self.stem)
             self.announced = True
-            print(f"{self.who}: drawing to {self.path} (redrawn at every update; in Jupyter it shows in place)",
+            print(f"{self.who}: drawing to {self.path} (kept up to date; in Jupyter the figure shows in place)",
                   file=out)
-        atomic_write_bytes(self.path, png)
         if line:
             print(line, file=out, flush=True)
+        self.pending = fig
+        if time.monotonic() - self.written >= self.min_interval:
+            self.flush()
+        elif not self.exit_hook:   # a script's last drawing reaches the file even if no one flushes
+            atexit.register(self.flush)
+            self.exit_hook = True
+
+    def flush(self) -> None:
+        """Write the latest drawing to the file if it is not there yet (outside Jupyter)."""
+        if self.pending is None:
+            return
+        from linnet.plots import figure_png
+        fig, self.pending = self.pending, None
+        atomic_write_bytes(self.path, figure_png(fig))
+        self.written = time.monotonic()

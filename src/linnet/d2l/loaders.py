@@ -38,14 +38,18 @@ def get_fashion_mnist_labels(labels) -> list[str]:
 
 
 def get_dataloader_workers() -> int:
-    """The book's 4 worker processes where they start by fork (Linux up to Python 3.13), else 0.
+    """The book's 4 worker processes (fewer on a machine with fewer cores, where torch itself warns that
+    more workers would be slow) where they start by fork (Linux up to Python 3.13), else 0.
 
     Under spawn or forkserver (macOS, Windows, Linux from Python 3.14) every worker re-imports the
     main script, which fails outright without `if __name__ == "__main__":` and costs seconds of start-up
     per epoch; with the data already in memory, 0 workers is also the faster choice there.
     """
     method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
-    return 4 if method == "fork" else 0
+    if method != "fork":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(4, cores)
 
 
 def load_data_fashion_mnist(batch_size: int, resize=None, data_dir: str | os.PathLike | None = None):

@@ -86,7 +86,8 @@ class Animator:
     """Curves that grow point by point (the book's Animator); `add(x, y)` appends and redraws.
 
     `path`: where the PNG goes outside Jupyter (default ./animator.png, then animator-2.png, ...
-    for the next Animator of the same process).
+    for the next Animator of the same process); it is rewritten at most once a second, and by
+    `flush()` (train_ch3 calls it when it ends; at the latest, at exit).
     """
 
     def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None, xscale="linear",
@@ -101,7 +102,7 @@ class Animator:
         self.config_axes = lambda: set_axes(self.axes[0], xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
         self.X, self.Y, self.fmts = None, None, fmts
         self.xlabel, self.legend = xlabel or "x", legend
-        self.view = LiveFigure("Animator", "animator", path)
+        self.view = LiveFigure("Animator", "animator", path, min_interval=1.0)
 
     def add(self, x, y) -> None:
         """Append one point to each curve (y: a number or one per curve; x: shared or one per curve)."""
@@ -123,6 +124,10 @@ class Animator:
             self.axes[0].plot(xs, ys, fmt)
         self.config_axes()
         self.view.show(self.fig, self._line(x, y))
+
+    def flush(self) -> None:
+        """Outside Jupyter, write the latest drawing now (add() rewrites the PNG at most once a second)."""
+        self.view.flush()
 
     def _line(self, x, y) -> str:
         """'epoch 3: train loss 0.5123, train acc 0.8231, test acc 0.8110' for the point just added."""

@@ -100,8 +100,8 @@ def train_epoch_ch3(net, train_iter, loss, updater) -> tuple[float, float]:
         y_hat = net(X)
         batch = len(y)
         l_sum = _summed(loss(y_hat, y), loss, batch)
-        if not math.isfinite(float(l_sum)):
-            raise TrainingDiverged(f"the loss became {float(l_sum)} at step {step} of the epoch; training stopped "
+        if not math.isfinite(float(l_sum.detach())):
+            raise TrainingDiverged(f"the loss became {float(l_sum.detach())} at step {step} of the epoch; training stopped "
                                    "there. Try a smaller learning rate.")
         if is_optimizer:
             updater.zero_grad()
@@ -110,7 +110,7 @@ def train_epoch_ch3(net, train_iter, loss, updater) -> tuple[float, float]:
         else:
             l_sum.backward()
             updater(X.shape[0])
-        metric.add(float(l_sum), accuracy(y_hat, y), y.numel())
+        metric.add(float(l_sum.detach()), accuracy(y_hat, y), y.numel())
     if metric[2] == 0:
         raise ConfigError("The 'train_iter' parameter yielded no batches.")
     return metric[0] / metric[2], metric[1] / metric[2]
@@ -125,6 +125,7 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater) -> Non
         train_metrics = train_epoch_ch3(net, train_iter, loss, updater)
         test_acc = evaluate_accuracy(net, test_iter)
         animator.add(epoch + 1, train_metrics + (test_acc,))
+    animator.flush()
 
 
 def predict_ch3(net, test_iter, n: int = 6) -> None:
