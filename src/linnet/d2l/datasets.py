@@ -47,8 +47,10 @@ class FashionMNIST:
         if directory is None:
             raw = self.root / self.folder / "raw"
             if not download:
-                raise DataError(f"{self.root}: {self.folder} not found; expected "
-                                f"{', '.join(missing_files(self.name, raw))} in {raw} or in {self.root}. "
+                # name what is missing where the most files are (raw/ on a tie: torchvision's place)
+                closest = min((raw, self.root), key=lambda d: len(missing_files(self.name, d)))
+                raise DataError(f"{self.root}: {self.folder} not found; {closest} lacks "
+                                f"{', '.join(missing_files(self.name, closest))} (looked in {raw} and {self.root}). "
                                 "Pass download=True to fetch them (MD5-verified).")
             directory = raw
         data = load_idx_dataset(self.name, directory, download=download)
