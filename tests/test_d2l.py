@@ -315,3 +315,58 @@ def test_3_3_linear_regression_concise(book, capsys):
     assert (true_w - d2l.reshape(w, true_w.shape)).abs().max() < 0.01
     assert abs(true_b - float(b)) < 0.01
     assert len(re.findall(r"^epoch \d, loss [\d.]+$", capsys.readouterr().out, re.M)) == 3
+
+
+# ---------------------------------------------------------------------------- the module itself
+
+def test_every_public_name_is_there():
+    from linnet import d2l
+    missing = [name for name in d2l.__all__ if not hasattr(d2l, name)]
+    assert missing == []
+    for name in ("train_ch3", "predict_ch3", "load_data_fashion_mnist", "Animator", "Timer", "Accumulator", "sgd",
+                 "linreg", "squared_loss", "reshape", "reduce_sum", "plt", "torchvision", "transforms"):
+        assert name in d2l.__all__
+
+
+def test_linnet_d2l_after_a_plain_import_linnet():
+    import linnet
+    from linnet import d2l
+    assert linnet.d2l is d2l
+
+
+def test_the_books_tensor_aliases_are_torchs():
+    import torch
+
+    from linnet import d2l
+    x = d2l.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert torch.equal(d2l.reduce_sum(x, 1, keepdim=True), torch.tensor([[3.0], [7.0]]))
+    assert torch.equal(d2l.argmax(x, axis=1), torch.tensor([1, 1]))
+    assert d2l.astype(x, torch.int64).dtype == torch.int64 and d2l.size(x) == 4
+    assert d2l.numpy(x.requires_grad_()).shape == (2, 2)
+    assert torch.equal(d2l.transpose(x), x.t()) and d2l.concat is torch.cat and d2l.float32 is torch.float32
+
+
+@pytest.mark.parametrize("name, match", [
+    ("try_gpu", r"d2l.try_gpu is not part of linnet's d2l layer: chapter 3 runs on the CPU.*torch.device\("),
+    ("download", r"d2l.download is not part of linnet's d2l layer: linnet finds, downloads and MD5-verifies"),
+    ("Trainer", r"d2l.Trainer is not part of linnet's d2l layer: it belongs to d2l 1.0's class API.*linnet.fit"),
+    ("train_ch6", r"d2l.train_ch6 is not part of linnet's d2l layer: it comes from a later chapter.*"
+                  r"from d2l import torch as d2l"),
+])
+def test_d2l_names_without_meaning_here_say_what_to_use(name, match):
+    from linnet import d2l
+    from linnet.errors import LinnetError, NotSupported
+    with pytest.raises(NotSupported, match=match) as info:
+        getattr(d2l, name)
+    assert isinstance(info.value, LinnetError) and isinstance(info.value, AttributeError)
+    assert not hasattr(d2l, name)                     # hasattr() answers, as for any missing name
+    with pytest.raises(ImportError):
+        exec(f"from linnet.d2l import {name}", {})
+
+
+def test_unknown_names_are_plain_attribute_errors():
+    from linnet import d2l
+    from linnet.errors import LinnetError
+    with pytest.raises(AttributeError, match="module 'linnet.d2l' has no attribute 'no_such_thing'") as info:
+        d2l.no_such_thing
+    assert not isinstance(info.value, LinnetError)
