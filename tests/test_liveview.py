@@ -106,3 +106,15 @@ def test_in_notebook_recognises_shells_derived_from_jupyters(monkeypatch):
     assert in_notebook() is False
     del ipython.get_ipython                    # an IPython module without get_ipython: not a notebook
     assert in_notebook() is False
+
+
+def test_a_drawing_left_pending_at_exit_is_written_or_reported_in_one_line(terminal, capsys):
+    view = LiveFigure("Demo", "demo", out=io.StringIO(), min_interval=3600.0)
+    view.show(figure(1))
+    view.show(figure(2))
+    view._flush_at_exit()                              # what atexit runs
+    assert view.pending is None and is_png(terminal / "demo.png")
+    view.show(figure(3))
+    view.path = terminal / "gone" / "demo.png"         # its directory disappeared meanwhile
+    view._flush_at_exit()
+    assert capsys.readouterr().err.startswith(f"Demo: could not write the last drawing to {view.path} (")

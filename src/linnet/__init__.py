@@ -38,6 +38,7 @@ _EXPORTS = {
     "DownloadError": ("linnet.errors", "DownloadError"),
     "IDXError": ("linnet.errors", "IDXError"),
     "LinnetError": ("linnet.errors", "LinnetError"),
+    "NotSupported": ("linnet.errors", "NotSupported"),
     "load_run": ("linnet.experiment", "load_run"),
     "resume_run": ("linnet.experiment", "resume"),
     "start_run": ("linnet.experiment", "train"),

@@ -89,8 +89,14 @@ class LiveFigure:
         if time.monotonic() - self.written >= self.min_interval:
             self.flush()
         elif not self.exit_hook:   # a script's last drawing reaches the file even if no one flushes
-            atexit.register(self.flush)
+            atexit.register(self._flush_at_exit)
             self.exit_hook = True
+
+    def _flush_at_exit(self) -> None:
+        try:
+            self.flush()
+        except OSError as exc:   # the directory went away meanwhile: one line, not a traceback at exit
+            print(f"{self.who}: could not write the last drawing to {self.path} ({exc})", file=sys.stderr)
 
     def flush(self) -> None:
         """Write the latest drawing to the file if it is not there yet (outside Jupyter)."""
