@@ -7,6 +7,7 @@ rows 2k+4..2k+5 over noise, so a linear model can learn it and the tests can tel
 The tests run headless (matplotlib's Agg backend): no window opens.
 """
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -38,9 +39,12 @@ def book(tmp_path, monkeypatch):
     write_fake_dataset(tmp_path / "data" / "FashionMNIST" / "raw", arrays=arrays, gz=False)
     write_fake_dataset(tmp_path / "linnet-data" / "fashion-mnist", arrays=arrays)
     monkeypatch.setenv("LINNET_DATA", str(tmp_path / "linnet-data"))
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)        # a script or terminal, not Jupyter
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")
-    return arrays
+    yield arrays
+    from matplotlib import pyplot as plt
+    plt.close("all")                                                  # the book's pyplot figures
 
 
 # torch warns that 4 workers exceed this machine's cores: the book's number, kept on purpose here
@@ -142,9 +146,45 @@ def test_3_6_softmax_regression_from_scratch(book, capsys, tmp_path):
         return - d2l.log(y_hat[range(len(y_hat)), y])
 
     cross_entropy(y_hat, y)
-    assert d2l.accuracy(y_hat, y) / len(y) == 0.5
 
+    def accuracy(y_hat, y):  #@save
+        """Compute the number of correct predictions."""
+        if len(y_hat.shape) > 1 and y_hat.shape[1] > 1:
+            y_hat = d2l.argmax(y_hat, axis=1)
+        cmp = d2l.astype(y_hat, y.dtype) == y
+        return float(d2l.reduce_sum(d2l.astype(cmp, y.dtype)))
+
+    accuracy(y_hat, y) / len(y)
+    assert accuracy(y_hat, y) / len(y) == d2l.accuracy(y_hat, y) / len(y) == 0.5
+
+    def evaluate_accuracy(net, data_iter):  #@save
+        """Compute the accuracy for a model on a dataset."""
+        if isinstance(net, torch.nn.Module):
+            net.eval()  # Set the model to evaluation mode
+        metric = Accumulator(2)  # No. of correct predictions, no. of predictions
+
+        with torch.no_grad():
+            for X, y in data_iter:
+                metric.add(accuracy(net(X), y), d2l.size(y))
+        return metric[0] / metric[1]
+
+    class Accumulator:  #@save
+        """For accumulating sums over `n` variables."""
+        def __init__(self, n):
+            self.data = [0.0] * n
+
+        def add(self, *args):
+            self.data = [a + float(b) for a, b in zip(self.data, args)]
+
+        def reset(self):
+            self.data = [0.0] * len(self.data)
+
+        def __getitem__(self, idx):
+            return self.data[idx]
+
+    evaluate_accuracy(net, test_iter)
     before = d2l.evaluate_accuracy(net, test_iter)
+    assert before == evaluate_accuracy(net, test_iter)
 
     lr = 0.1
 
@@ -201,6 +241,47 @@ def test_3_7_softmax_regression_concise(book, capsys):
     assert not net.training                                       # evaluate_accuracy put it in eval mode
     lines = re.findall(r"^epoch (\d+): train loss ([\d.]+)", capsys.readouterr().out, re.M)
     assert len(lines) == 10 and float(lines[-1][1]) < float(lines[0][1])
+
+
+def test_3_1_linear_regression(book):
+    import math
+    import time  # noqa: F401 (the book's cell)
+
+    import numpy as np
+    import torch
+
+    from linnet import d2l
+
+    n = 10000
+    a = torch.ones([n])
+    b = torch.ones([n])
+
+    c = torch.zeros(n)
+    timer = d2l.Timer()
+    for i in range(n):
+        c[i] = a[i] + b[i]
+    f'{timer.stop():.5f} sec'
+
+    timer.start()
+    d = a + b
+    f'{timer.stop():.5f} sec'
+    assert torch.equal(c, d) and len(timer.times) == 2 and timer.sum() == pytest.approx(sum(timer.times))
+
+    def normal(x, mu, sigma):
+        p = 1 / math.sqrt(2 * math.pi * sigma**2)
+        return p * np.exp(-0.5 / sigma**2 * (x - mu)**2)
+
+    # Use numpy again for visualization
+    x = np.arange(-7, 7, 0.01)
+
+    # Mean and standard deviation pairs
+    params = [(0, 1), (0, 2), (3, 1)]
+    d2l.plot(x, [normal(x, mu, sigma) for mu, sigma in params], xlabel='x',
+             ylabel='p(x)', figsize=(4.5, 2.5),
+             legend=[f'mean {mu}, std {sigma}' for mu, sigma in params])
+    ax = d2l.plt.gca()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ['mean 0, std 1', 'mean 0, std 2', 'mean 3, std 1']
+    assert len(ax.lines) == 3
 
 
 def test_3_2_linear_regression_from_scratch(book, capsys):
