@@ -74,8 +74,8 @@ def plot(X, Y=None, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
 def show_images(imgs, num_rows: int, num_cols: int, titles=None, scale: float = 1.5):
     """A titled grid of images (N, H, W) on a pyplot figure; returns its axes (a numpy array).
 
-    linnet draws the grid as one image in one Axes (linnet.plots.show_images, ~10x faster than one
-    Axes an image), so the array holds that one Axes, where the book's holds one per image.
+    linnet.plots.show_images draws the grid as one image in one Axes (far cheaper than an Axes per
+    image), so the array holds that one Axes, where the book's holds one per image.
     """
     fig = plt.figure()
     plots.show_images(imgs, num_rows, num_cols, titles=list(titles) if titles else None, scale=scale, fig=fig)

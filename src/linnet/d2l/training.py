@@ -97,20 +97,21 @@ def train_epoch_ch3(net, train_iter, loss, updater) -> tuple[float, float]:
         net.train()
     metric = metrics.Accumulator(3)  # loss sum, correct, count
     for step, (X, y) in enumerate(train_iter, start=1):
-        y_hat = net(X)
+        y_hat = net(X)                                    # (B, k) logits or probabilities, or (B, 1)
         batch = len(y)
-        l_sum = _summed(loss(y_hat, y), loss, batch)
-        if not math.isfinite(float(l_sum.detach())):
-            raise TrainingDiverged(f"the loss became {float(l_sum.detach())} at step {step} of the epoch; training stopped "
+        l_sum = _summed(loss(y_hat, y), loss, batch)      # () summed over the batch
+        value = float(l_sum.detach())
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"the loss became {value} at step {step} of the epoch; training stopped "
                                    "there. Try a smaller learning rate.")
         if is_optimizer:
             updater.zero_grad()
-            (l_sum / batch).backward()
+            (l_sum / batch).backward()                    # the batch mean, as the book's l.mean().backward()
             updater.step()
         else:
-            l_sum.backward()
+            l_sum.backward()                              # the sum: the updater divides by the batch size
             updater(X.shape[0])
-        metric.add(float(l_sum.detach()), accuracy(y_hat, y), y.numel())
+        metric.add(value, accuracy(y_hat, y), y.numel())
     if metric[2] == 0:
         raise ConfigError("The 'train_iter' parameter yielded no batches.")
     return metric[0] / metric[2], metric[1] / metric[2]
