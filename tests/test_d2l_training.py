@@ -72,6 +72,16 @@ def test_evaluate_accuracy_bad_input():
         evaluate_accuracy(lambda X: X, [])
 
 
+def test_a_linnet_model_is_evaluated_through_its_forward_method():
+    from linnet.models import build_model
+    model = build_model("softmax", "scratch", 6, 3)
+    X, y = blobs()
+    with pytest.raises(ConfigError, match=r"The 'net' parameter must be callable \(for a linnet model, pass its "
+                                          r"forward method\). Got "):
+        evaluate_accuracy(model, [(X, y)])
+    assert evaluate_accuracy(model.forward, [(X, y)]) == accuracy(model.forward(X), y) / len(y)
+
+
 def concise_run(reduction: str):
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(6, 3))

@@ -52,8 +52,8 @@ class LiveFigure:
 
     `who` names the figure in the one line that says where the file is; `path` is that file
     (default: `<stem>.png` in the current directory, chosen at the first drawing). The file is
-    rewritten at most every `min_interval` seconds (a drawing costs ~0.1-0.4 s, more than a step of
-    a linear model); a drawing skipped that way is written by `flush()`, at the latest at exit.
+    rewritten at most every `min_interval` seconds (a drawing costs tenths of a second, more than a
+    step of a linear model); a drawing skipped that way is written by `flush()`, at the latest at exit.
     """
 
     def __init__(self, who: str, stem: str, path: str | os.PathLike | None = None, out=None,

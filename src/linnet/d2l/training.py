@@ -56,7 +56,8 @@ def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> float:
 
 def _check_callable(name: str, value) -> None:
     if not callable(value):
-        raise ConfigError(f"The '{name}' parameter must be callable. Got {type(value).__name__}.")
+        hint = " (for a linnet model, pass its forward method)" if hasattr(value, "forward") else ""
+        raise ConfigError(f"The '{name}' parameter must be callable{hint}. Got {type(value).__name__}.")
 
 
 def evaluate_accuracy(net, data_iter) -> float:
