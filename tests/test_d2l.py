@@ -40,6 +40,8 @@ def book(tmp_path, monkeypatch):
     write_fake_dataset(tmp_path / "linnet-data" / "fashion-mnist", arrays=arrays)
     monkeypatch.setenv("LINNET_DATA", str(tmp_path / "linnet-data"))
     monkeypatch.delitem(sys.modules, "IPython", raising=False)        # a script or terminal, not Jupyter
+    import torch
+    torch.manual_seed(0)             # the book's cells draw from torch's global generator: repeatable tests
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")
     yield arrays
