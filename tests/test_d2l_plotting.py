@@ -8,7 +8,6 @@ import torch
 from helpers_train import is_png
 
 from linnet import liveview
-from linnet.d2l import plotting
 from linnet.d2l.plotting import Animator, plot, plt, set_axes, set_figsize, show_images, use_svg_display
 
 
