@@ -40,6 +40,8 @@ def test_resize_and_rgb(tmp_path):
     assert tuple(ds.train.images.shape[1:]) == (3, 8, 10) and ds.image_shape == (3, 8, 10)
     assert ds.train.images.is_contiguous()
     assert any("the size asked for" in n for n in ds.notes)
+    x, label = ds.train[0]                                                   # a map-style item keeps its channels
+    assert x.shape == (3, 8, 10) and x.dtype == torch.float32 and isinstance(label, int)
     red = ds.train.images[ds.train.labels == 1].float().mean(dim=(0, 2, 3))  # (3,) per channel
     assert red[0] > red[1]                                                   # class 1 was drawn red
 
