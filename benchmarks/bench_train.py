@@ -94,7 +94,7 @@ def torch_row(variant: str, data_dir: str, epochs: int) -> dict:
         net, opt = build()
         start = time.perf_counter()
         acc = run_plain(net, opt, *args, num_epochs=epochs)[-1]
-        note = f"{torch.get_num_threads()} torch threads"
+        note = f"torch threads: {torch.get_num_threads()}"
     else:
         from textbook import run_chapter
         start = time.perf_counter()

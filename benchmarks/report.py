@@ -39,7 +39,7 @@ def print_report(results: list[dict], facts: dict) -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
           f"{platform.system()} {platform.release()}, Python {platform.python_version()}, {_versions()}")
     threads = f"--threads {facts['threads']} (torch, OpenMP, MKL, OpenBLAS)" if facts.get("threads") else "each library's default"
-    print(f"data: {facts['data_dir']}; {facts['epochs']} epochs, batch 256, lr 0.1; threads: {threads}")
+    print(f"data: {facts['data_dir']}; epochs {facts['epochs']}, batch 256, lr 0.1; threads: {threads}")
     print(f"load average (1/5/15 min): start {la0}; end {la1}; benchmark wall time {facts['wall']:.0f} s")
     print(f"benchmark parent: own peak {facts['parent_peak_mb']:.0f} MB, ru_maxrss {facts['parent_ru_maxrss_mb']:.0f} MB "
           "(a worker's ru_maxrss can show the parent's peak; 'own peak' is the worker's VmHWM)")

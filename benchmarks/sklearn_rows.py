@@ -46,7 +46,7 @@ def sgd_row(data_dir: str, epochs: int, batch_size: int = 256, lr: float = 0.1, 
         clf.fit(Xtr, ytr)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "test_acc": float(clf.score(Xte, yte)),
-            "note": f"OvR, per-sample eta0={lr}/{batch_size}, alpha=0, {epochs} epochs"}
+            "note": f"OvR, per-sample eta0={lr}/{batch_size}, alpha=0, epochs {epochs}"}
 
 
 def logreg_row(data_dir: str) -> dict:
