@@ -9,7 +9,8 @@
 - `LogisticRegression(solver="lbfgs")` with its defaults (C=1, tol=1e-4), multinomial, and
   `max_iter=1000` so that it stops on its tolerance rather than on the default 100 iterations.
   Its objective is mean cross-entropy + ||W||^2 / (2 C n), i.e. linnet's weight_decay = 1 / (C n):
-  `lbfgs_row` runs linnet's solver on that same objective, so the two are comparable.
+  `lbfgs_row` runs linnet's solver, with the settings `linnet train --solver lbfgs` uses
+  (TRAINING_LBFGS: float32, max |gradient| <= 1e-4), on that same objective: the two are comparable.
 Data is read with linnet.data.idx (numpy only), so these rows carry no torch in their peak RSS.
 """
 from __future__ import annotations
@@ -66,17 +67,17 @@ def lbfgs_row(data_dir: str) -> dict:
     objective, from the same float32 data."""
     import torch
 
-    from linnet.solvers import lbfgs_softmax
+    from linnet.solvers import TRAINING_LBFGS, lbfgs_softmax
     Xtr, ytr, Xte, yte = load_numpy(data_dir)
     X, y = torch.from_numpy(Xtr), torch.from_numpy(ytr)                 # (n, 784) float32, (n,)
     wd = 1.0 / (C * len(ytr))
     start = time.perf_counter()
-    W, b = lbfgs_softmax(X, y, 10, weight_decay=wd)                     # (784, 10), (10,)
+    W, b = lbfgs_softmax(X, y, 10, weight_decay=wd, **TRAINING_LBFGS)  # (784, 10), (10,)
     seconds = time.perf_counter() - start
     W, b = W.double().numpy(), b.double().numpy()
     acc = float(((Xte @ W + b).argmax(1) == yte).mean())                # (m, 784) @ (784, 10) -> (m, 10)
     return {"seconds": seconds, "test_acc": acc, "solution": (W, b, wd),
-            "note": f"weight_decay=1/(C n)={wd:.2e}, tol=1e-9"}
+            "note": f"weight_decay=1/(C n)={wd:.2e}, {TRAINING_LBFGS['dtype']}, tol={TRAINING_LBFGS['tol']:g}"}
 
 
 
