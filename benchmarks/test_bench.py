@@ -96,3 +96,11 @@ def test_report_ratios_use_the_faster_textbook_row(capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1] == f"speedup_vs_textbook_best={6.0 / 0.5:.1f}"
     assert any(line.startswith("plain PyTorch loop") and "error: boom" in line for line in out)
+
+
+def test_process_row_peak_survives_os_exit():
+    """`linnet` leaves by os._exit: the wrapper must still write the process's own peak."""
+    from bench_train import run_process, thread_env
+    seconds, peak, out = run_process(["--help"], thread_env(None))
+    assert out.returncode == 0 and "train" in out.stdout
+    assert seconds > 0 and 5 < peak < 2000      # MB: a Python process, not nan (no file written)
