@@ -10,7 +10,8 @@ accuracy after every epoch), timed side by side, every row in its own process:
   linnet-lbfgs        linnet.solvers.lbfgs_softmax (`linnet train --solver lbfgs`) on the same objective
   linnet-fast ...     linnet.fit with impl fast / fast with LINNET_KERNEL=0 (its torch code, as where
                       the compiled kernel is not built) / scratch / concise
-  linnet --help, linnet train (process)   the console script as a whole process
+  linnet --help, linnet train [--no-plots] (process)   the console script as a whole process, next
+                      to `python -c "import torch"` (the floor under a process that trains)
 
     python benchmarks/bench_train.py [--data-dir DIR] [--epochs N] [--quick] [--skip-textbook]
 
@@ -142,9 +143,10 @@ def run_worker(variant: str, data_dir: Path, epochs: int, env: dict) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_process(args: list[str], env: dict) -> tuple[float, float, subprocess.CompletedProcess]:
-    """The `linnet` console script with args as a whole process: (wall seconds, own peak MB, result)."""
-    exe = Path(sys.executable).with_name("linnet")
+def run_process(args: list[str], env: dict, script: Path | None = None) -> tuple[float, float, subprocess.CompletedProcess]:
+    """A Python script (default: the `linnet` console script) with args as a whole process:
+    (wall seconds, own peak MB, result)."""
+    exe = script or Path(sys.executable).with_name("linnet")
     with tempfile.TemporaryDirectory() as tmp:
         peak_file = Path(tmp) / "peak"
         start = time.perf_counter()
@@ -165,16 +167,29 @@ def run_help(env: dict) -> dict:
             "note": "best of 3: " + ", ".join(f"{r[0]:.3f}" for r in runs) + " s; target <= 0.2 s"}
 
 
-def run_cli(data_dir: Path, epochs: int, env: dict) -> dict:
-    """`linnet train` as a whole process: import, load, train, write the run directory and figures."""
+def run_import_torch(env: dict) -> dict:
+    """`import torch` alone as a process: the floor under every process row, and a gauge of the load."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "import_torch.py"
+        script.write_text("import torch\n")
+        seconds, peak, out = run_process([], env, script)
+    if out.returncode != 0:
+        return {"variant": "python: import torch", "error": out.stderr.strip()[-200:]}
+    return {"variant": "python: import torch", "seconds": seconds, "peak_rss_mb": peak,
+            "note": "the floor of every process row"}
+
+
+def run_cli(data_dir: Path, epochs: int, env: dict, plots: bool = True) -> dict:
+    """`linnet train` as a whole process: import, load, train, write the run directory (and figures)."""
+    variant = "linnet train (process)" if plots else "linnet train --no-plots (process)"
     with tempfile.TemporaryDirectory() as runs:
         seconds, peak, out = run_process([
             "train", "--dataset", "fashion-mnist", "--data-dir", str(data_dir), "--epochs", str(epochs),
-            "--runs-dir", runs, "--name", "bench", "--quiet"], env)
+            "--runs-dir", runs, "--name", "bench", "--quiet", *([] if plots else ["--no-plots"])], env)
         if out.returncode != 0:
-            return {"variant": "linnet train (process)", "error": out.stderr.strip()[-200:]}
+            return {"variant": variant, "error": out.stderr.strip()[-200:]}
         summary = json.loads((Path(runs) / "bench" / "summary.json").read_text())
-    return {"variant": "linnet train (process)", "seconds": seconds, "test_acc": summary["test_acc"],
+    return {"variant": variant, "seconds": seconds, "test_acc": summary["test_acc"],
             "peak_rss_mb": peak, "train_seconds": summary["train_seconds"],
             "note": f"train_seconds {summary['train_seconds']:.3f} (summary.json)"}
 
@@ -198,7 +213,8 @@ def main() -> None:
                 and not (args.quick and v in SLOW)]
     load_start, t0 = os.getloadavg(), time.perf_counter()
     env = thread_env(args.threads)
-    results = [run_worker(v, data_dir, epochs, env) for v in variants] + [run_help(env), run_cli(data_dir, epochs, env)]
+    results = [run_worker(v, data_dir, epochs, env) for v in variants] + [
+        run_help(env), run_import_torch(env), run_cli(data_dir, epochs, env), run_cli(data_dir, epochs, env, plots=False)]
     facts = {"threads": args.threads, "data_dir": data_dir, "epochs": epochs, "load_start": load_start, "load_end": os.getloadavg(),
              "wall": time.perf_counter() - t0, "parent_peak_mb": peak_rss_mb(), "parent_ru_maxrss_mb": ru_maxrss_mb()}
     print_report(results, facts)

@@ -44,15 +44,15 @@ def print_report(results: list[dict], facts: dict) -> None:
     print(f"benchmark parent: own peak {facts['parent_peak_mb']:.0f} MB, ru_maxrss {facts['parent_ru_maxrss_mb']:.0f} MB "
           "(a worker's ru_maxrss can show the parent's peak; 'own peak' is the worker's VmHWM)")
 
-    print(f"\n{'row':<30} {'seconds':>8} {'test acc':>9} {'own peak MB':>12} {'ru_maxrss MB':>13}  notes")
+    print(f"\n{'row':<34} {'seconds':>8} {'test acc':>9} {'own peak MB':>12} {'ru_maxrss MB':>13}  notes")
     for r in results:
         label = LABELS.get(r["variant"], r["variant"])
         if "error" in r:
-            print(f"{label:<30} error: {r['error']}")
+            print(f"{label:<34} error: {r['error']}")
             continue
         acc = f"{r['test_acc']:>9.4f}" if "test_acc" in r else f"{'':>9}"
         maxrss = f"{r['ru_maxrss_mb']:>13.0f}" if "ru_maxrss_mb" in r else f"{'-':>13}"
-        print(f"{label:<30} {r['seconds']:>8.3f} {acc} {r['peak_rss_mb']:>12.0f} {maxrss}  {r.get('note', '')}")
+        print(f"{label:<34} {r['seconds']:>8.3f} {acc} {r['peak_rss_mb']:>12.0f} {maxrss}  {r.get('note', '')}")
 
     textbook = [r for r in results if r["variant"].startswith("textbook") and "error" not in r]
     refs = {"textbook": min(textbook, key=lambda r: r["seconds"]) if textbook else None}
@@ -60,20 +60,23 @@ def print_report(results: list[dict], facts: dict) -> None:
     names = {k: (LABELS[v["variant"]] if k == "textbook" and v else k) for k, v in refs.items()}
     print("\nratios: reference seconds / row seconds (above 1: the row is faster); accuracy in points against "
           f"the textbook recipe (the faster of its two rows: {names['textbook']})")
-    print(f"{'row':<30} " + " ".join(f"{'vs ' + k:>17}" for k in REFERENCES) + f" {'acc vs book':>12}")
+    print(f"{'row':<34} " + " ".join(f"{'vs ' + k:>17}" for k in REFERENCES) + f" {'acc vs book':>12}")
     for r in results:
         if "error" in r or "test_acc" not in r:
             continue
         cells = [f"{ref['seconds'] / r['seconds']:>16.2f}x" if ref else f"{'-':>17}" for ref in refs.values()]
         book = refs["textbook"]
         dacc = f"{100 * (r['test_acc'] - book['test_acc']):>+12.2f}" if book else f"{'-':>12}"
-        print(f"{LABELS.get(r['variant'], r['variant']):<30} " + " ".join(cells) + f" {dacc}")
+        print(f"{LABELS.get(r['variant'], r['variant']):<34} " + " ".join(cells) + f" {dacc}")
 
     print()
-    cli, fast = _ok(results, "linnet train (process)"), _ok(results, "linnet-fast")
-    if cli:
-        print(f"linnet train (process): {cli['seconds']:.2f} s whole process, train_seconds {cli['train_seconds']:.3f} s "
-              f"(summary.json): {cli['seconds'] - cli['train_seconds']:.2f} s start-up, data, run directory, figures")
+    fast, torch_import = _ok(results, "linnet-fast"), _ok(results, "python: import torch")
+    floor = f"; `import torch` alone: {torch_import['seconds']:.2f} s" if torch_import else ""
+    for cli in (_ok(results, "linnet train (process)"), _ok(results, "linnet train --no-plots (process)")):
+        if cli:
+            print(f"{cli['variant']}: {cli['seconds']:.2f} s whole process, train_seconds {cli['train_seconds']:.3f} s "
+                  f"(summary.json): {cli['seconds'] - cli['train_seconds']:.2f} s outside training (start-up, data, "
+                  f"run directory{', figures' if '--no-plots' not in cli['variant'] else ''}){floor}")
     helps = _ok(results, "linnet --help")
     if helps:
         print(f"linnet --help: {helps['seconds']:.3f} s (target <= 0.2 s), own peak {helps['peak_rss_mb']:.0f} MB")
