@@ -2,6 +2,7 @@
 import contextlib
 import io
 import re
+import sys
 from pathlib import Path
 
 from helpers_train import is_png, read_json
@@ -36,3 +37,26 @@ def test_the_python_api_example_runs(tmp_path, monkeypatch):
     assert is_png(tmp_path / "predictions.png")
     assert read_json(tmp_path / "runs" / "api-demo" / "summary.json")["test_acc"] == float(acc)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["predictions.png", "runs"]
+
+
+def following_the_book_example() -> str:
+    section = README.read_text().split("\n## Following the book\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)[0]
+
+
+def test_the_following_the_book_example_runs_with_the_one_line_swapped(tmp_path, monkeypatch):
+    from conftest import write_fake_dataset
+    code = following_the_book_example()
+    assert "from linnet import d2l" in code and "from d2l" not in code.split("#")[0]
+    write_fake_dataset(tmp_path / "data" / "fashion-mnist", 300, 60)
+    monkeypatch.setenv("LINNET_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, str(README) + ":Following the book", "exec"), {"__name__": "readme_book"})
+    lines = out.getvalue().splitlines()
+    assert sum(line.startswith("epoch ") for line in lines) == 10
+    assert lines[-1].startswith("predict_ch3 (true -> predicted): ")
+    assert is_png(tmp_path / "animator.png") and is_png(tmp_path / "predictions.png")
