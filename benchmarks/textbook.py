@@ -1,6 +1,7 @@
 """The chapter's recipe exactly as the book writes it (d2l 3.6, "Implementation of Softmax Regression
 from Scratch", PyTorch edition), for side-by-side timing. Not linnet code: a faithful copy of the
-reference, kept apart so that the benchmark measures what a reader of the chapter runs.
+reference, kept apart so that the benchmark measures what a reader of the chapter runs (linnet.d2l
+offers the same names built on linnet's pieces; this file deliberately does not use it).
 
 What `d2l.load_data_fashion_mnist(256)` builds, without torchvision (not installable here):
   - `FashionMNIST(..., transform=transforms.ToTensor())`: a per-item dataset over resident uint8
