@@ -13,7 +13,7 @@ accuracy after every epoch), timed side by side, every row in its own process:
   linnet --help, linnet train [--no-plots] (process)   the console script as a whole process, next
                       to `python -c "import torch"` (the floor under a process that trains)
 
-    python benchmarks/bench_train.py [--data-dir DIR] [--epochs N] [--quick] [--skip-textbook]
+    python benchmarks/bench_train.py [--data-dir DIR] [--epochs N] [--quick] [--threads N] [--skip-textbook]
 
 Without --data-dir, 60000/10000 generated images are written once to benchmarks/.data/fashion-60k
 (--quick: 6000/1000 in fashion-6k, 1 epoch, without the two full-batch L-BFGS rows, which take
@@ -21,6 +21,9 @@ minutes on a busy machine: a smoke test of the script, not a measurement).
 Seconds are training time inside the process (the data already loaded; scikit-learn: fit), except the
 process rows (wall time of the whole command). Peak RSS is each process's own high-water mark
 (VmHWM); the ru_maxrss column beside it is what getrusage reports, which on Linux can be the parent's.
+--threads N sets every library's thread pool in every row: on a machine shared with other work, torch
+steps with 2 threads were measured up to 30x slower than with 1 (threads wait on each other), so
+`--threads 1` gives steadier figures there; on a quiet machine the defaults are the real thing.
 Prints machine facts, the table, ratios against the textbook recipe (the faster of its 4/0-worker
 rows), plain PyTorch and scikit-learn, and last `speedup_vs_textbook_best=<x>` (linnet-fast).
 """
@@ -176,7 +179,7 @@ def run_import_torch(env: dict) -> dict:
     if out.returncode != 0:
         return {"variant": "python: import torch", "error": out.stderr.strip()[-200:]}
     return {"variant": "python: import torch", "seconds": seconds, "peak_rss_mb": peak,
-            "note": "the floor of every process row"}
+            "note": "the floor under a linnet train process"}
 
 
 def run_cli(data_dir: Path, epochs: int, env: dict, plots: bool = True) -> dict:
