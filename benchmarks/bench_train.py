@@ -8,8 +8,9 @@ accuracy after every epoch), timed side by side, every row in its own process:
   sklearn-sgd         scikit-learn SGDClassifier(log_loss), same epochs and per-sample step
   sklearn-logreg      scikit-learn LogisticRegression(lbfgs), the convex optimum (benchmarks/sklearn_rows.py)
   linnet-lbfgs        linnet.solvers.lbfgs_softmax (`linnet train --solver lbfgs`) on the same objective
-  linnet-fast ...     linnet.fit with impl fast / fast with LINNET_KERNEL=0 (its torch code, as where
-                      the compiled kernel is not built) / scratch / concise
+  linnet-fast ...     linnet.fit with impl fast / fast with LINNET_PREFETCH=0 (the kernel without its
+                      prefetch of the next step's rows: what the prefetch brings) / fast with
+                      LINNET_KERNEL=0 (its torch code, as where the kernel is not built) / scratch / concise
   linnet --help, linnet train [--no-plots] (process)   the console script as a whole process, next
                       to `python -c "import torch"` (the floor under a process that trains)
 
@@ -44,7 +45,7 @@ from common import make_data, peak_rss_mb, ru_maxrss_mb  # noqa: E402
 from report import print_report  # noqa: E402
 
 WORKERS = ("textbook-4w", "textbook-0w", "torch-plain", "sklearn-sgd", "sklearn-logreg", "linnet-lbfgs",
-           "linnet-fast", "linnet-fast-torch", "linnet-scratch", "linnet-concise")
+           "linnet-fast", "linnet-fast-noprefetch", "linnet-fast-torch", "linnet-scratch", "linnet-concise")
 SLOW = ("sklearn-logreg", "linnet-lbfgs")   # full-batch solvers to convergence: left out by --quick
 TIMEOUT_S = 1800   # per row; a row that takes longer is reported as an error, the rest still run
 
@@ -76,7 +77,7 @@ def linnet_row(variant: str, data_dir: str, epochs: int) -> dict:
     from linnet.experiment import loaders_for
     from linnet.models import kernel
     ds = linnet.load_dataset("fashion-mnist", data_dir, download=False)
-    impl = variant.split("-")[1]   # linnet-fast-torch: the fast impl with LINNET_KERNEL=0 (see run_worker)
+    impl = variant.split("-")[1]   # linnet-fast-torch / -noprefetch: the fast impl, LINNET_KERNEL=0 / LINNET_PREFETCH=0
     cfg = linnet.TrainConfig(impl=impl, dataset="fashion-mnist", epochs=epochs)
     train_iter, test_iter = loaders_for(cfg, ds)
     model = linnet.build_model("softmax", impl, 784, 10, generator=torch.Generator().manual_seed(0))
@@ -136,6 +137,7 @@ def thread_env(threads: int | None) -> dict:
 
 def run_worker(variant: str, data_dir: Path, epochs: int, env: dict) -> dict:
     env = dict(env, LINNET_KERNEL="0") if variant.endswith("-torch") else env
+    env = dict(env, LINNET_PREFETCH="0") if variant.endswith("-noprefetch") else env
     try:
         out = subprocess.run([sys.executable, __file__, "--worker", variant, "--data-dir", str(data_dir),
                               "--epochs", str(epochs)], capture_output=True, text=True, env=env, timeout=TIMEOUT_S)

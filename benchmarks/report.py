@@ -13,6 +13,7 @@ LABELS = {
     "sklearn-logreg": "sklearn LogisticRegression",
     "linnet-lbfgs": "linnet lbfgs_softmax",
     "linnet-fast": "linnet fast",
+    "linnet-fast-noprefetch": "linnet fast LINNET_PREFETCH=0",
     "linnet-fast-torch": "linnet fast LINNET_KERNEL=0",
     "linnet-scratch": "linnet scratch",
     "linnet-concise": "linnet concise",
