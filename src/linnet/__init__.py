@@ -10,6 +10,7 @@ Where things live:
   experiment.py, runs.py, report.py              a whole run: run directory, checkpoints, report.html
   plots.py, images.py                            figures; user images for predict
   config.py, checks.py                           settings and their validation
+  estimators.py                                  scikit-learn SoftmaxRegression / LinearRegression over models + fit
   cli/                                           the `linnet` command, one module per subcommand
 
 `import linnet` is cheap: each name below is imported from its module on first use (PEP 562), so
@@ -32,6 +33,8 @@ _EXPORTS = {
     "Dataset": ("linnet.data.sources", "Dataset"),
     "load_dataset": ("linnet.data.sources", "load_dataset"),
     "synthetic_data": ("linnet.data.synthetic", "synthetic_data"),
+    "LinearRegression": ("linnet.estimators", "LinearRegression"),
+    "SoftmaxRegression": ("linnet.estimators", "SoftmaxRegression"),
     "ConfigError": ("linnet.errors", "ConfigError"),
     "DataError": ("linnet.errors", "DataError"),
     "DownloadError": ("linnet.errors", "DownloadError"),
