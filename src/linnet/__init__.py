@@ -11,6 +11,7 @@ Where things live:
   plots.py, images.py                            figures; user images for predict
   config.py, checks.py                           settings and their validation
   estimators.py                                  scikit-learn SoftmaxRegression / LinearRegression over models + fit
+  export.py, tensorboard.py, extras.py           ONNX export; TensorBoard callback; optional packages
   cli/                                           the `linnet` command, one module per subcommand
 
 `import linnet` is cheap: each name below is imported from its module on first use (PEP 562), so
@@ -47,6 +48,8 @@ _EXPORTS = {
     "accuracy": ("linnet.metrics", "accuracy"),
     "build_model": ("linnet.models", "build_model"),
     "show_images": ("linnet.plots", "show_images"),
+    "TensorBoard": ("linnet.tensorboard", "TensorBoard"),
+    "export_onnx": ("linnet.export", "export_run"),
     "evaluate": ("linnet.train", "evaluate"),
     "fit": ("linnet.train", "fit"),
     "predict": ("linnet.train", "predict"),

@@ -110,13 +110,30 @@ def _config_json(cfg: TrainConfig, ds: Dataset, device: torch.device) -> dict:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
-def _callbacks(cfg, run, total_epochs, extra, quiet):
+def tensorboard_dir(cfg: TrainConfig, run_path: Path) -> Path | None:
+    """Where the run logs for TensorBoard: None (off), RUN_DIR/tensorboard, or DIR/<run name>."""
+    if cfg.tensorboard is None:
+        return None
+    return run_path / "tensorboard" if cfg.tensorboard == "" else Path(cfg.tensorboard).expanduser() / run_path.name
+
+
+def _callbacks(cfg, run, ds, total_epochs, extra, quiet):
     notebook = in_notebook()
     cbs = [] if quiet else [ConsoleProgress(total_epochs)]
     cbs.append(RunRecorder(run, {"model": cfg.model, "impl": cfg.impl}, lambda h: _summary(cfg, h)))
     if notebook:
         cbs.append(LivePlot())
+    if cfg.tensorboard is not None:
+        from linnet.tensorboard import TensorBoard
+        cbs.append(TensorBoard(tensorboard_dir(cfg, run.path), _input_hw(cfg, ds), ds.classes))
     return cbs + list(extra)
+
+
+def _check_extras(cfg: TrainConfig) -> None:
+    """Optional packages the settings need, checked before anything is written."""
+    if cfg.tensorboard is not None:
+        from linnet.tensorboard import require_tensorboard
+        require_tensorboard()
 
 
 def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, quiet):
@@ -126,7 +143,7 @@ def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, q
     return fit(model, train_iter, test_iter, epochs, cfg.resolved("lr"), lr_schedule=cfg.lr_schedule,
                lr_gamma=cfg.lr_decay or 1.0, lr_step=cfg.lr_step, weight_decay=cfg.weight_decay,
                start_epoch=start_epoch, history=history,
-               callbacks=_callbacks(cfg, run, start_epoch + epochs, callbacks, quiet), device=device)
+               callbacks=_callbacks(cfg, run, ds, start_epoch + epochs, callbacks, quiet), device=device)
 
 
 def _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, quiet):
@@ -140,7 +157,7 @@ def _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, qu
     train_loss, train_acc = evaluate(model, train_iter, device)
     test_loss, test_acc = evaluate(model, test_iter, device)
     record = EpochRecord(1, 1.0, train_loss, train_acc, test_loss, test_acc, time.perf_counter() - start)
-    for cb in _callbacks(cfg, run, 1, callbacks, quiet):
+    for cb in _callbacks(cfg, run, ds, 1, callbacks, quiet):
         cb.on_epoch_end(record, model, [record])
         cb.on_fit_end([record], model)
     return [record]
@@ -154,6 +171,7 @@ def _import_plotting_in_background() -> None:
 
 def train(cfg: TrainConfig, callbacks=(), quiet: bool = False) -> RunResult:
     """Start a new run in runs_dir/name and train it; every epoch is checkpointed."""
+    _check_extras(cfg)
     _import_plotting_in_background()
     ds = load_for(cfg)
     device = resolve_device(cfg.device)
@@ -175,6 +193,7 @@ def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False
     cfg = read_config(run, **overrides)
     if cfg.solver == "lbfgs":
         raise ConfigError(f"{run.path} was solved by L-BFGS to the optimum; there is nothing to continue")
+    _check_extras(cfg)
     with run:
         state, history, meta = run.load_checkpoint()
         ds = load_for(cfg)

@@ -11,11 +11,12 @@ class MissingExtra(LinnetError, ImportError):
     """An optional package a feature needs is not installed; the message names the extra."""
 
 
-def require(module: str, extra: str, feature: str) -> ModuleType:
-    """`import module`, or MissingExtra: "ONNX export needs the onnx package: pip install 'linnet[onnx]'"."""
+def require(module: str, extra: str, feature: str, package: str | None = None) -> ModuleType:
+    """`import module`, or MissingExtra: "ONNX export needs the onnx package, which is not installed:
+    pip install 'linnet[onnx]'". `package` names what is missing when the module is only a door to it
+    (torch.utils.tensorboard needs the tensorboard package)."""
     try:
         return importlib.import_module(module)
     except ImportError:
-        package = module.split(".")[0]
-        raise MissingExtra(f"{feature} needs the {package} package, which is not installed: "
-                           f"pip install 'linnet[{extra}]'") from None
+        raise MissingExtra(f"{feature} needs the {package or module.split('.')[0]} package, which is not "
+                           f"installed: pip install 'linnet[{extra}]'") from None

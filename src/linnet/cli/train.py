@@ -27,6 +27,9 @@ def add_parser(sub) -> None:
     p.add_argument("--runs-dir", default=TrainConfig.runs_dir)
     p.add_argument("--name", help="run directory name (default: <model>-<dataset>-<time>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
+    p.add_argument("--tensorboard", nargs="?", const="", metavar="DIR",
+                   help="log curves and weight images for TensorBoard: into RUN_DIR/tensorboard, or DIR/<run name> "
+                        "(needs linnet[tensorboard])")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
     p.set_defaults(run=run)
 
@@ -35,8 +38,8 @@ def run(args) -> int:
     cfg = config_from_args(TrainConfig, args)
     from linnet import experiment
     if args.resume:
-        result = experiment.resume(args.resume, epochs=cfg.epochs, quiet=args.quiet,
-                                   data_dir=cfg.data_dir, device=None if cfg.device == "auto" else cfg.device)
+        result = experiment.resume(args.resume, epochs=cfg.epochs, quiet=args.quiet, data_dir=cfg.data_dir,
+                                   device=None if cfg.device == "auto" else cfg.device, tensorboard=cfg.tensorboard)
     else:
         result = experiment.train(cfg, quiet=args.quiet)
     s = result.summary
