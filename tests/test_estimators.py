@@ -205,3 +205,20 @@ def test_unfitted_and_wrong_width():
         model.predict(X[:, :3])
     with pytest.raises(ValueError, match="X has 3 features, but SoftmaxRegression is expecting 4 features"):
         model.partial_fit(X[:, :3], y)
+
+
+def test_array_api_check_with_dispatch_enabled():
+    """The one check parametrize_with_checks skips in-process: it needs SCIPY_ARRAY_API=1 before scipy
+    is first imported, so it runs in a fresh interpreter (array API dispatch on, NumPy inputs)."""
+    import os
+    import subprocess
+    import sys
+    code = ("import torch; torch.set_num_threads(1)\n"
+            "from sklearn.utils.estimator_checks import check_array_api_input\n"
+            "from linnet import LinearRegression, SoftmaxRegression\n"
+            "for e in (SoftmaxRegression(), LinearRegression()):\n"
+            "    check_array_api_input(type(e).__name__, e, array_namespace='numpy', expect_only_array_outputs=False)\n"
+            "print('passed')\n")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "SCIPY_ARRAY_API": "1"},
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "passed", out.stderr[-2000:]
