@@ -50,7 +50,7 @@ def test_softmax_run_round_trip_matches_linnet(runs, tmp_path, capsys, name):
     out = tmp_path / "model.onnx"
     rc, stdout, err = run_cli(["export", runs / name, "--format", "onnx", "--out", out], capsys)
     assert rc == 0, err
-    assert str(out) in stdout
+    assert stdout == f"wrote {out}: images uint8 (N, 8, 8) -> probabilities float32 (N, 10), label int64 (N,)\n"
     images, logits, labels = linnet_outputs(runs / name)
     assert images.dtype == np.uint8 and images.shape[1:] == (8, 8)
     probabilities, label = session(out).run(None, {"images": images})    # raw uint8 in, no linnet, no torch
@@ -59,8 +59,9 @@ def test_softmax_run_round_trip_matches_linnet(runs, tmp_path, capsys, name):
 
 
 def test_linear_run_round_trip_matches_linnet(runs, capsys):
-    rc, _, err = run_cli(["export", runs / "linear"], capsys)           # default: RUN_DIR/model.onnx
+    rc, stdout, err = run_cli(["export", runs / "linear"], capsys)      # default: RUN_DIR/model.onnx
     assert rc == 0, err
+    assert stdout.endswith("model.onnx: features float32 (N, 2) -> predictions float32 (N, 1)\n")
     features, predictions, _ = linnet_outputs(runs / "linear")
     assert features.dtype == np.float32 and features.shape[1] == 2
     (got,) = session(runs / "linear" / "model.onnx").run(None, {"features": features})

@@ -54,6 +54,17 @@ def test_scalars_equal_metrics_csv_and_resume_continues(tmp_path, capsys, no_plo
     assert [(e.step, e.width, e.height) for e in ea.Images("weights/3 3")] == [(s, 8, 8) for s in range(1, 6)]
 
 
+def test_resume_can_switch_logging_on(tmp_path, capsys, no_plots):
+    rc, _, err = run_cli(["train", "--dataset", "digits", "--epochs", "2", "--runs-dir", tmp_path, "--name", "d",
+                          "--quiet"], capsys)
+    assert rc == 0, err
+    assert not (tmp_path / "d" / "tensorboard").exists()
+    rc, _, err = run_cli(["train", "--resume", tmp_path / "d", "--epochs", "2", "--quiet", "--tensorboard"], capsys)
+    assert rc == 0, err
+    got = scalars(events(tmp_path / "d" / "tensorboard"))
+    assert got["loss/train"] == csv_series(tmp_path / "d", "train_loss")[2:]   # epochs 3 and 4, as numbered
+
+
 def test_tensorboard_reads_them_as_scalars(tmp_path, capsys, no_plots):
     """What the TensorBoard page shows goes through its data provider: the double-precision values arrive."""
     for name in ("a", "b"):

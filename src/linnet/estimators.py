@@ -167,7 +167,8 @@ class SoftmaxRegression(ClassifierMixin, _LinearModelEstimator):
         if first:
             self.classes_ = np.unique(y if classes is None else classes)
             if len(self.classes_) < 2:
-                raise ValueError(f"{type(self).__name__} needs at least 2 classes in y. Got 1 class: {self.classes_.tolist()[0]!r}.")
+                raise ValueError(f"{type(self).__name__} needs at least 2 classes in y. "
+                                 f"Got 1 class: {self.classes_.tolist()[0]!r}.")
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"The 'classes' parameter must equal classes_ {self.classes_.tolist()} after the "
                              f"first call to partial_fit. Got {np.unique(classes).tolist()}.")

@@ -50,8 +50,8 @@ class Preprocessing:
         for name in ("mean", "std"):
             values = getattr(self, name)
             if values is not None and len(values) != self.num_features:
-                raise ExportError(f"The preprocessing's {name!r} must have one value per feature ({self.num_features}). "
-                                  f"Got {len(values)}.")
+                raise ExportError(f"The preprocessing's {name!r} must have one value per feature "
+                                  f"({self.num_features}). Got {len(values)}.")
 
     @property
     def num_features(self) -> int:
@@ -126,6 +126,18 @@ def to_onnx(model, prep: Preprocessing, classes=(), metadata: dict | None = None
     helper.set_model_props(proto, {key: str(value) for key, value in props.items()})
     onnx.checker.check_model(proto, full_check=True)        # types and shapes infer through every node
     return proto
+
+
+def signature(proto) -> str:
+    """What an exported model takes and gives: 'images uint8 (N, 8, 8) -> probabilities float32 (N, 10), ...'."""
+    from onnx import helper
+
+    def one(value) -> str:
+        t = value.type.tensor_type
+        dims = [d.dim_param or str(d.dim_value) for d in t.shape.dim]
+        shape = f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
+        return f"{value.name} {helper.tensor_dtype_to_np_dtype(t.elem_type)} {shape}"
+    return (", ".join(map(one, proto.graph.input)) + " -> " + ", ".join(map(one, proto.graph.output)))
 
 
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, format: str = "onnx") -> Path:

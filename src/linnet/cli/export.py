@@ -13,7 +13,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from linnet.export import export_run
-    path = export_run(args.run_dir, args.out, args.format)
-    print(f"wrote {path}")
+    from linnet.export import export_run, signature
+    path = export_run(args.run_dir, args.out, args.format)   # first: it names the extra when onnx is missing
+    import onnx
+    print(f"wrote {path}: {signature(onnx.load(path))}")   # read back: the file on disk is what is described
     return 0
