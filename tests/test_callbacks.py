@@ -142,3 +142,14 @@ def test_run_recorder_redraws_curves_at_most_every_min_interval(tmp_path):
     tiny_fit(2, [RunRecorder(rarely, {}, lambda h: {}, min_interval=3600.0), Probe(rarely)])
     assert not drawn_during[("rarely", 1)] and not drawn_during[("rarely", 2)]  # throttled...
     assert is_png(rarely.path / "curves.png")                                 # ...but drawn when fit ends
+
+    default = RunDir.create(tmp_path, "default")                              # a short run: drawn once, at the end
+    tiny_fit(2, [RunRecorder(default, {}, lambda h: {}), Probe(default)])
+    assert not drawn_during[("default", 1)] and not drawn_during[("default", 2)]
+    assert is_png(default.path / "curves.png")
+
+    never = RunDir.create(tmp_path, "never")                                  # --no-plots
+    tiny_fit(2, [RunRecorder(never, {}, lambda h: {}, min_interval=None)])
+    later = RunDir.create(tmp_path, "later")                                  # the caller draws it (experiment)
+    tiny_fit(2, [RunRecorder(later, {}, lambda h: {}, draw_at_end=False)])
+    assert not (never.path / "curves.png").exists() and not (later.path / "curves.png").exists()

@@ -99,3 +99,14 @@ def test_non_integer_batch_size_is_an_argparse_error(capsys):
         main(["data", "--dataset", "digits", "--batch-size", "2.5"])
     assert info.value.code == 2
     assert "argument --batch-size: invalid int value: '2.5'" in capsys.readouterr().err
+
+
+def test_data_without_a_grid_imports_neither_matplotlib_nor_scikit_learn(tmp_path):
+    import subprocess
+    import sys
+    write_fake_dataset(tmp_path / "data", 30, 10)
+    script = ("import sys, linnet.cli as c\n"
+              f"code = c.main(['data', '--dataset', 'mnist', '--data-dir', {str(tmp_path / 'data')!r}])\n"
+              "print(code, sorted(m for m in ('matplotlib', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr

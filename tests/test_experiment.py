@@ -179,3 +179,44 @@ def test_callbacks_of_a_run_see_every_epoch_then_the_end(tmp_path, no_plots, sol
 def test_train_config_accepts_the_closed_ends_of_its_intervals():
     cfg = TrainConfig(dataset="digits", lr_decay=1.0, weight_decay=0.0)   # gamma 1: no decay; no L2
     assert cfg.lr_schedule == "exponential" and cfg.lr_decay == 1.0
+
+
+def test_the_result_is_announced_before_any_figure_is_drawn(tmp_path, no_plots):
+    seen = {}
+
+    def announce(summary, run_dir):
+        seen["summary"], seen["pngs"] = summary, sorted(p.name for p in run_dir.glob("*.png"))
+
+    result = train(cfg(tmp_path, "order"), quiet=True, announce=announce)
+    assert seen["summary"] == result.summary and seen["pngs"] == []         # nothing drawn yet...
+    assert {p.name for p in result.run_dir.glob("*.png")} == {"curves.png", "predictions.png", "confusion.png",
+                                                               "weights.png"}   # ...all of it after
+
+
+def test_no_plots_draws_nothing_and_still_writes_the_report(tmp_path):
+    result = train(cfg(tmp_path, "sweep", plots=False), quiet=True)
+    assert list(result.run_dir.glob("*.png")) == []
+    assert read_json(result.run_dir / "config.json")["settings"]["plots"] is False
+    report = (result.run_dir / "report.html").read_text()
+    assert "<img" not in report and str(result.summary["epochs"]) in report
+    resume(result.run_dir, epochs=1, quiet=True)                                # the setting is kept on resume
+    assert list(result.run_dir.glob("*.png")) == []
+
+
+def test_nothing_is_imported_in_the_background_while_training(tmp_path):
+    # matplotlib used to be imported on a thread during training, taking CPU from the loop
+    script = f"""
+import sys, threading
+import linnet
+from linnet.train import Callback
+class Probe(Callback):
+    def on_epoch_end(self, record, model, history):
+        assert threading.active_count() == 1, threading.enumerate()
+        assert 'matplotlib' not in sys.modules, 'matplotlib imported during training'
+linnet.start_run(linnet.TrainConfig(dataset='digits', epochs=2, runs_dir={str(tmp_path)!r}, name='bg'),
+                 callbacks=[Probe()], quiet=True)
+print('figures after:', 'matplotlib' in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "figures after: True"

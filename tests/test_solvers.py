@@ -82,3 +82,23 @@ def test_lbfgs_validation(blobs, kwargs, message):
 def test_mismatched_lengths_are_config_errors():
     with pytest.raises(ConfigError, match=r"X must have shape \(n, \.\.\.\) .* Got X \(3, 2\) and y \(4,\)\."):
         lstsq_linear(torch.zeros(3, 2), torch.zeros(4))
+
+
+def test_the_training_settings_reach_the_precise_optimums_accuracy(blobs):
+    # float32 and scikit-learn's tol (what `linnet train --solver lbfgs` uses) against float64 at 1e-9
+    from linnet.solvers import TRAINING_LBFGS
+    X, y = blobs
+    W, b = lbfgs_softmax(X, y, 4, weight_decay=0.01)
+    W32, b32 = lbfgs_softmax(X, y, 4, weight_decay=0.01, **TRAINING_LBFGS)
+    assert W32.dtype == torch.float32
+    precise = softmax_objective(W.double(), b.double(), X.double(), y, 0.01).item()
+    fast = softmax_objective(W32.double(), b32.double(), X.double(), y, 0.01).item()
+    assert precise <= fast < precise + 1e-4
+    assert torch.equal((X @ W32 + b32).argmax(1), (X @ W + b).argmax(1))
+
+
+@pytest.mark.parametrize("dtype", ["int32", torch.int64, "float9", None])
+def test_lbfgs_working_precision_must_be_a_float_dtype(blobs, dtype):
+    X, y = blobs
+    with pytest.raises(ConfigError, match=r"The 'dtype' parameter must be a floating-point torch.dtype"):
+        lbfgs_softmax(X, y, 4, dtype=dtype)

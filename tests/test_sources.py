@@ -401,3 +401,23 @@ def test_mmap_prefers_the_uncompressed_file_when_both_exist(tmp_path):
     write_fake_dataset(tmp_path, 12, 5, gz=False)
     ds = load_dataset("fashion-mnist", tmp_path, download=False, mmap=True)
     assert len(ds.train) == 12 and len(ds.test) == 5
+
+
+def test_read_ahead_hands_its_arrays_to_the_load_and_leaves_errors_to_it(tmp_path):
+    arrays = write_fake_dataset(tmp_path / "d", 30, 10, gz=True)
+    sources.read_ahead("fashion-mnist", tmp_path / "d")
+    pending = dict(sources._read_ahead)
+    assert len(pending) == 4
+    ds = sources.load_dataset("fashion-mnist", tmp_path / "d", download=False)
+    assert sources._read_ahead == {}                                          # taken, not read twice
+    assert all(f.done() for f in pending.values())
+    np.testing.assert_array_equal(ds.train.images.numpy(), arrays["train_images"])
+    np.testing.assert_array_equal(ds.test.labels.numpy(), arrays["test_labels"])
+    # a bad file: the read-ahead fails quietly, the load reports it as it always does
+    (tmp_path / "d" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b broken")
+    sources.read_ahead("fashion-mnist", tmp_path / "d")
+    with pytest.raises(IDXError, match=r"t10k-labels-idx1-ubyte\.gz: is not a valid gzip stream"):
+        sources.load_dataset("fashion-mnist", tmp_path / "d", download=False)
+    sources._read_ahead.clear()
+    sources.read_ahead("digits")                                              # not IDX files: nothing to do
+    assert sources._read_ahead == {}

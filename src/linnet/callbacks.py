@@ -51,31 +51,40 @@ class ConsoleProgress(Callback):
 class RunRecorder(Callback):
     """After every epoch: checkpoint first (the source of truth), then metrics.csv and summary.json.
 
-    curves.png is redrawn after an epoch when `min_interval` seconds have passed since the last
-    drawing, and always when fit stops: matplotlib needs ~0.1 s a figure, longer than an epoch of
-    a linear model, and a person watching the file sees no difference.
+    curves.png is drawn when fit stops (unless draw_at_end is False: linnet.experiment draws it with
+    the run's other figures) and, during a long run, redrawn after an epoch when `min_interval`
+    seconds have passed since the last drawing (None: never drawn, for --no-plots). A figure costs
+    ~0.1 s of CPU plus ~0.5 s to import matplotlib: drawn more often, it would take a visible share
+    of a linear model's training time (and of the CPU the loop runs on).
     """
+    min_interval = 30.0   # seconds: a person watching a long run sees the curves move; a short run draws once
 
     def __init__(self, run, meta: dict, summarize: Callable[[Sequence[EpochRecord]], dict],
-                 min_interval: float = 1.0) -> None:
+                 min_interval: float | None = min_interval, draw_at_end: bool = True) -> None:
         self.run, self.meta, self.summarize, self.min_interval = run, meta, summarize, min_interval
+        self.draw_at_end = draw_at_end and min_interval is not None
         self.last_drawn, self.drawn_epochs = time.monotonic(), -1
 
     def on_epoch_end(self, record, model, history) -> None:
         self.run.save_checkpoint(model.state_dict(), list(history), self.meta)
         self.run.write_metrics(list(history))
         self.run.write_json("summary.json", self.summarize(history))
-        if time.monotonic() - self.last_drawn >= self.min_interval:
+        if self.min_interval is not None and time.monotonic() - self.last_drawn >= self.min_interval:
             self._draw(history)
 
     def on_fit_end(self, history, model) -> None:
-        if history and self.drawn_epochs != len(history):
+        if self.draw_at_end and history and self.drawn_epochs != len(history):
             self._draw(history)
 
     def _draw(self, history) -> None:
-        from linnet.plots import plot_curves, save_figure
-        save_figure(plot_curves(history), self.run.path / "curves.png")
+        draw_curves(self.run, history)
         self.last_drawn, self.drawn_epochs = time.monotonic(), len(history)
+
+
+def draw_curves(run, history) -> None:
+    """curves.png of a run directory: the chapter's train loss / train acc / test acc figure."""
+    from linnet.plots import plot_curves, save_figure
+    save_figure(plot_curves(history), run.path / "curves.png")
 
 
 class LivePlot(Callback):

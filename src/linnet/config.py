@@ -64,6 +64,7 @@ class TrainConfig:
     resize: int | None = None
     mmap: bool = False                # map uncompressed IDX files instead of reading them: sets larger than memory
     device: str = "auto"              # auto: a GPU when torch sees one, else the CPU
+    plots: bool = True                # False (--no-plots): no figures, for sweeps; the report has the tables
     runs_dir: str = "runs"
     name: str | None = None           # None: <model>-<dataset>-<timestamp>
     tensorboard: str | None = None    # None: off; "": into <run dir>/tensorboard; a DIR: into DIR/<run name>

@@ -6,36 +6,43 @@ Both return a `RunResult`. The CLI and the Python API call these; the fit loop l
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import platform
 import sys
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from linnet.callbacks import ConsoleProgress, LivePlot, RunRecorder, in_notebook
+from linnet.callbacks import ConsoleProgress, LivePlot, RunRecorder, draw_curves, in_notebook
 from linnet.config import TrainConfig
 from linnet.data.loader import Loader, to_float
 from linnet.data.sources import Dataset, Split, load_dataset
 from linnet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
-from linnet.errors import ConfigError, RunInterrupted
+from linnet.errors import ConfigError, RunInterrupted, TrainingDiverged
 from linnet.models import build_model
 from linnet.runs import CHECKPOINT, RunDir
 from linnet.train import EpochRecord, evaluate, fit
 
 
-def _interruptible(run: RunDir, fit_fn):
-    """Run fit_fn; on Ctrl-C or SIGTERM say where the run stands instead of a traceback."""
+def _interruptible(run: RunDir, fit_fn, plots: bool):
+    """Run fit_fn; on Ctrl-C or SIGTERM say where the run stands instead of a traceback. A run
+    stopped early (a signal, divergence) still gets the curves of the epochs it completed."""
     try:
         return fit_fn()
     except KeyboardInterrupt as exc:
         _, history, _ = run.load_checkpoint()
         # a signal between the checkpoint and metrics.csv would leave the csv an epoch behind
         run.write_metrics(history)
+        if plots and history:
+            draw_curves(run, history)
         raise RunInterrupted(run.path, len(history), type(exc).__name__) from None
+    except TrainingDiverged:
+        _, history, _ = run.load_checkpoint()
+        if plots and history:
+            draw_curves(run, history)
+        raise
 
 
 @dataclass
@@ -100,7 +107,11 @@ def _summary(cfg: TrainConfig, history) -> dict:
 def _config_json(cfg: TrainConfig, ds: Dataset, device: torch.device) -> dict:
     import linnet
     from linnet.models import kernel
-    resolved = {f: cfg.resolved(f) for f in ("dataset", "epochs", "batch_size", "lr")}
+    if cfg.solver == "lbfgs":   # full batch, one solve: SGD's batch size, lr and epochs play no part
+        from linnet.solvers import TRAINING_LBFGS
+        resolved = {"dataset": cfg.resolved("dataset"), "solver": {"name": "lbfgs", **TRAINING_LBFGS}}
+    else:
+        resolved = {f: cfg.resolved(f) for f in ("dataset", "epochs", "batch_size", "lr")}
     return {"settings": dataclasses.asdict(cfg), "resolved": resolved, "lr_schedule": cfg.lr_schedule,
             "device": str(device), "dataset": {"name": ds.name, "train": len(ds.train), "test": len(ds.test),
                                                "classes": list(ds.classes),
@@ -120,7 +131,8 @@ def tensorboard_dir(cfg: TrainConfig, run_path: Path) -> Path | None:
 def _callbacks(cfg, run, ds, total_epochs, extra, quiet):
     notebook = in_notebook()
     cbs = [] if quiet else [ConsoleProgress(total_epochs)]
-    cbs.append(RunRecorder(run, {"model": cfg.model, "impl": cfg.impl}, lambda h: _summary(cfg, h)))
+    cbs.append(RunRecorder(run, {"model": cfg.model, "impl": cfg.impl}, lambda h: _summary(cfg, h),
+                           min_interval=RunRecorder.min_interval if cfg.plots else None, draw_at_end=False))
     if notebook:
         cbs.append(LivePlot())
     if cfg.tensorboard is not None:
@@ -148,11 +160,11 @@ def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, q
 
 def _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, quiet):
     """Full-batch L-BFGS to the convex optimum; recorded as one epoch."""
-    from linnet.solvers import lbfgs_softmax
+    from linnet.solvers import TRAINING_LBFGS, lbfgs_softmax
     start = time.perf_counter()
     X = to_float(ds.train.images, train_iter.resize).reshape(len(ds.train), -1).to(device)   # (n, d), whole split
     y = ds.train.labels.to(device)
-    W, b = lbfgs_softmax(X, y, len(ds.classes), weight_decay=cfg.weight_decay)
+    W, b = lbfgs_softmax(X, y, len(ds.classes), weight_decay=cfg.weight_decay, **TRAINING_LBFGS)
     model.load_state_dict({"W": W.to(torch.float32), "b": b.to(torch.float32)})
     train_loss, train_acc = evaluate(model, train_iter, device)
     test_loss, test_acc = evaluate(model, test_iter, device)
@@ -163,16 +175,16 @@ def _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, qu
     return [record]
 
 
-def _import_plotting_in_background() -> None:
-    """matplotlib takes ~0.5 s to import; do it while the data inflates (zlib releases the GIL)."""
-    if "matplotlib.figure" not in sys.modules:
-        threading.Thread(target=importlib.import_module, args=("linnet.plots",), daemon=True).start()
+Announce = Callable[[dict, Path], None]   # (summary, run directory): told before the figures are drawn
 
 
-def train(cfg: TrainConfig, callbacks=(), quiet: bool = False) -> RunResult:
-    """Start a new run in runs_dir/name and train it; every epoch is checkpointed."""
+def train(cfg: TrainConfig, callbacks=(), quiet: bool = False, announce: Announce | None = None) -> RunResult:
+    """Start a new run in runs_dir/name and train it; every epoch is checkpointed.
+
+    `announce(summary, run_dir)` is called once training is done, before the figures and the report
+    are drawn (the CLI prints its final line there: the result shows without waiting for matplotlib).
+    """
     _check_extras(cfg)
-    _import_plotting_in_background()
     ds = load_for(cfg)
     device = resolve_device(cfg.device)
     g = torch.Generator().manual_seed(cfg.seed)
@@ -183,11 +195,12 @@ def train(cfg: TrainConfig, callbacks=(), quiet: bool = False) -> RunResult:
         run.write_json("config.json", _config_json(cfg, ds, device))
         run.save_checkpoint(model.state_dict(), [], {"model": cfg.model, "impl": cfg.impl})  # epoch 0
         history = _interruptible(run, lambda: _fit(cfg, model, ds, device, run, 0, [], cfg.resolved("epochs"),
-                                                   callbacks, quiet))
-        return _finish(cfg, run, model, ds, history, device)
+                                                   callbacks, quiet), cfg.plots)
+        return _finish(cfg, run, model, ds, history, device, announce)
 
 
-def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False, **overrides) -> RunResult:
+def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False, announce: Announce | None = None,
+           **overrides) -> RunResult:
     """Continue a run from its last checkpoint for `epochs` more (default: the run's own epoch count)."""
     run = RunDir.open(run_dir)
     cfg = read_config(run, **overrides)
@@ -204,8 +217,8 @@ def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False
         more = epochs if epochs is not None else cfg.resolved("epochs")
         done = history
         history = _interruptible(run, lambda: _fit(cfg, model, ds, device, run, len(done), done, more,
-                                                   callbacks, quiet))
-        return _finish(cfg, run, model, ds, history, device)
+                                                   callbacks, quiet), cfg.plots)
+        return _finish(cfg, run, model, ds, history, device, announce)
 
 
 @dataclass
@@ -250,31 +263,42 @@ def load_run(run_dir, device: str = "cpu") -> LoadedRun:
     return LoadedRun(run.path, cfg, model, classes, tuple(hw) if hw else None, history)
 
 
-def _finish(cfg, run, model, ds, history, device) -> RunResult:
-    """Final figures and report; for linear regression, the errors in w and b."""
-    from linnet.plots import plot_confusion, plot_predictions, plot_scatter, plot_weights, save_figure
-    from linnet.report import write_report
+def _finish(cfg, run, model, ds, history, device, announce: Announce | None) -> RunResult:
+    """Summary (for linear regression with the errors in w and b), then the figures and the report."""
     from linnet.metrics import confusion_matrix, per_class_accuracy
+    from linnet.report import write_report
     from linnet.train import predict_all
-    summary = _summary(cfg, history)
+    summary, preds, matrix = _summary(cfg, history), None, None
     if model.kind == "linear":
         state = model.state_dict()
         summary["w_error"] = (torch.tensor(TRUE_W) - state["w"].reshape(-1).cpu()).tolist()
         summary["b_error"] = TRUE_B - float(state["b"].reshape(-1)[0])
-        save_figure(plot_scatter(ds.train.images, ds.train.labels), run.path / "scatter.png")
     else:
         _, test_iter = loaders_for(cfg, ds)
         preds = predict_all(model, test_iter, device)
-        labels = ds.test.labels
-        matrix = confusion_matrix(labels, preds, len(ds.classes))
-        n = min(18, len(labels))
-        X18, _ = next(iter(Loader(ds.test, n, resize=cfg.resize)))
-        save_figure(plot_predictions(X18, ds.text_labels(labels[:n]), ds.text_labels(preds[:n])),
-                    run.path / "predictions.png")
-        save_figure(plot_confusion(matrix, ds.classes), run.path / "confusion.png")
-        hw = tuple(X18.shape[-2:])
-        save_figure(plot_weights(model.state_dict()["W"], hw, ds.classes), run.path / "weights.png")
+        matrix = confusion_matrix(ds.test.labels, preds, len(ds.classes))
         summary["per_class_acc"] = dict(zip(ds.classes, per_class_accuracy(matrix)))
     run.write_json("summary.json", summary)
+    if announce is not None:
+        announce(summary, run.path)
+    if cfg.plots:
+        _draw_figures(cfg, run, model, ds, history, preds, matrix)
     write_report(run.path)
     return RunResult(run.path, history, summary, model, ds)
+
+
+def _draw_figures(cfg, run, model, ds, history, preds, matrix) -> None:
+    """The run's final figures: the curves; the scatter for linear regression, else predictions,
+    confusion matrix and weights."""
+    from linnet.plots import plot_confusion, plot_predictions, plot_scatter, plot_weights, save_figure
+    draw_curves(run, history)
+    if model.kind == "linear":
+        save_figure(plot_scatter(ds.train.images, ds.train.labels), run.path / "scatter.png")
+        return
+    labels = ds.test.labels
+    n = min(18, len(labels))
+    X18, _ = next(iter(Loader(ds.test, n, resize=cfg.resize)))
+    save_figure(plot_predictions(X18, ds.text_labels(labels[:n]), ds.text_labels(preds[:n])),
+                run.path / "predictions.png")
+    save_figure(plot_confusion(matrix, ds.classes), run.path / "confusion.png")
+    save_figure(plot_weights(model.state_dict()["W"], tuple(X18.shape[-2:]), ds.classes), run.path / "weights.png")

@@ -24,6 +24,8 @@ def add_parser(sub) -> None:
     p.add_argument("--mmap", action="store_true",
                    help="memory-map uncompressed IDX files (gunzip them first): train on sets larger than memory")
     p.add_argument("--device", choices=DEVICES, default=TrainConfig.device)
+    p.add_argument("--no-plots", dest="plots", action="store_false",
+                   help="draw no figures (sweeps): metrics, checkpoint and report only")
     p.add_argument("--runs-dir", default=TrainConfig.runs_dir)
     p.add_argument("--name", help="run directory name (default: <model>-<dataset>-<time>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
@@ -36,19 +38,26 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     cfg = config_from_args(TrainConfig, args)
+    if not args.resume:   # the data files are read while torch is imported (both take a core a while)
+        from linnet.data.sources import read_ahead
+        read_ahead(cfg.resolved("dataset"), cfg.data_dir, cfg.mmap)
     from linnet import experiment
     if args.resume:
-        result = experiment.resume(args.resume, epochs=cfg.epochs, quiet=args.quiet, data_dir=cfg.data_dir,
+        result = experiment.resume(args.resume, epochs=cfg.epochs, quiet=args.quiet, announce=print_result,
+                                   plots=None if cfg.plots else False, data_dir=cfg.data_dir,
                                    device=None if cfg.device == "auto" else cfg.device, tensorboard=cfg.tensorboard)
     else:
-        result = experiment.train(cfg, quiet=args.quiet)
-    s = result.summary
+        result = experiment.train(cfg, quiet=args.quiet, announce=print_result)
+    print(f"report: {result.run_dir / 'report.html'}")
+    return 0
+
+
+def print_result(s: dict, run_dir) -> None:
+    """The final lines, printed as soon as training is done (the figures are drawn after them)."""
     if s["model"] == "linear":
         w_err = ", ".join(f"{e:+.4f}" for e in s["w_error"])
         print(f"error in w: [{w_err}]  error in b: {s['b_error']:+.4f}  (true w = [2, -3.4], b = 4.2)")
     else:
         print(f"final: train loss {s['train_loss']:.4f}  train acc {s['train_acc']:.3f}  "
               f"test acc {s['test_acc']:.3f}  ({s['epochs']} epochs, {s['train_seconds']:.2f} s)")
-    print(f"run directory: {result.run_dir}")
-    print(f"report: {result.run_dir / 'report.html'}")
-    return 0
+    print(f"run directory: {run_dir}", flush=True)

@@ -14,7 +14,7 @@ import errno
 import logging
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,6 +176,28 @@ def _reason(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+_read_ahead: dict[tuple[Path, bool], Future] = {}   # (file, mmap) -> its array being read (see read_ahead)
+
+
+def read_ahead(name: str, data_dir: str | os.PathLike | None = None, mmap: bool = False) -> None:
+    """Start reading the local IDX files of dataset `name` on background threads, returning at once.
+
+    Reading and inflating release the GIL, so `linnet train` imports torch meanwhile instead of
+    after (each takes a core for a few tenths of a second to a second). load_idx_dataset takes the
+    arrays from here; a missing file (to download) or a bad one is left to it, with the same errors.
+    """
+    if name not in SOURCES:
+        return
+    from linnet.data.idx import read_idx
+    directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir(name)
+    pool = ThreadPoolExecutor(max_workers=len(ROLES))
+    for gz_name, _ in SOURCES[name].files.values():
+        path = _find_local(directory, gz_name, prefer_raw=mmap)
+        if path is not None:
+            _read_ahead[(path, mmap)] = pool.submit(read_idx, path, mmap)
+    pool.shutdown(wait=False)
+
+
 def load_idx_dataset(name: str, data_dir: str | os.PathLike | None = None,
                      download: bool = True, progress: bool = True, mmap: bool = False) -> Dataset:
     """Load fashion-mnist or mnist from IDX files, downloading missing ones when allowed."""
@@ -198,7 +220,9 @@ def load_idx_dataset(name: str, data_dir: str | os.PathLike | None = None,
         paths[role] = path
     # zlib releases the GIL: the four files inflate in parallel (the train images dominate)
     with ThreadPoolExecutor(max_workers=len(paths)) as pool:
-        arrays = dict(zip(paths, pool.map(lambda p: read_idx(p, mmap=mmap), paths.values())))
+        reads = {role: _read_ahead.pop((path, mmap), None) or pool.submit(read_idx, path, mmap)
+                 for role, path in paths.items()}
+        arrays = {role: read.result() for role, read in reads.items()}
     splits = []
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]

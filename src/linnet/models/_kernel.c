@@ -128,6 +128,20 @@ static void grad_tail(const uint8_t *const *rows, int64_t B, const float *G, int
         }
 }
 
+/* Ask for rows [from, to) of the next step (their indices in next_idx, or rows next_first + i) to be
+   brought towards L2, 64 bytes at a time. The backward pass works on rows already in cache, so the
+   memory system is idle then: fetching the next shuffled rows meanwhile hides their latency from
+   the next forward pass (which otherwise waits on memory: a gathered row is a cache miss). */
+INLINE void prefetch_rows(const uint8_t *images, const int64_t *next_idx, int64_t next_first, int64_t from,
+                          int64_t to, int64_t d)
+{
+    for (int64_t i = from; i < to; i++) {
+        const uint8_t *row = images + (next_idx ? next_idx[i] : next_first + i) * d;
+        for (int64_t j = 0; j < d; j += 64) __builtin_prefetch(row + j, 0, 2);
+        __builtin_prefetch(row + d - 1, 0, 2);
+    }
+}
+
 INLINE void grad_task(int64_t t, int64_t nkb, const uint8_t *const *rows, int64_t B, const float *G,
                       int64_t k, float *W, int64_t d, float alpha, float beta)
 {
@@ -194,9 +208,16 @@ KERNEL int64_t linnet_sgd_steps(const uint8_t *images, const int64_t *labels, co
         }
         if (bad >= 0) break;  /* every thread sees it after the barrier above */
         float alpha = lr * scale / (float)B, beta = 1.0f - lr * weight_decay;
+        /* the next step's rows, spread over the backward tasks: with the static schedules, the thread
+           that runs task t prefetches about the rows it will read in the next forward pass */
+        int64_t next_first = first + B, nB = s + 1 < steps ? (n - next_first < batch ? n - next_first : batch) : 0;
+        const int64_t *next_idx = index && nB ? index + next_first : NULL;
         /* backward + update of W^T: columns split over the threads */
         #pragma omp for schedule(static) nowait
-        for (int64_t t = 0; t < tasks; t++) grad_task(t, nkb, rows, B, G, k, W, d, alpha, beta);
+        for (int64_t t = 0; t < tasks; t++) {
+            prefetch_rows(images, next_idx, next_first, t * nB / tasks, (t + 1) * nB / tasks, d);
+            grad_task(t, nkb, rows, B, G, k, W, d, alpha, beta);
+        }
         #pragma omp single
         {
             if (d16 < d) grad_tail(rows, B, G, k, d16, W, d, alpha, beta);
