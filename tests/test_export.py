@@ -151,3 +151,18 @@ def test_preprocessing_is_validated():
     model = build_model("linear", "fast", 2, 1)
     with pytest.raises(ValueError, match="gives 3 features per sample but the model takes 2"):
         to_onnx(model, Preprocessing("features", "float32", (3,)))
+
+
+def test_a_scikit_learn_estimators_model_exports_too(tmp_path):
+    """linnet.SoftmaxRegression's model_ is a linnet model: to_onnx takes it with a features input."""
+    from sklearn.datasets import make_blobs
+
+    from linnet import SoftmaxRegression
+    X, y = make_blobs(n_samples=60, centers=3, n_features=4, random_state=0)
+    est = SoftmaxRegression(random_state=0).fit(X, y)
+    proto = to_onnx(est.model_, Preprocessing("features", "float32", (4,)), est.classes_.astype(str))
+    path = tmp_path / "est.onnx"
+    path.write_bytes(proto.SerializeToString())
+    probabilities, label = session(path).run(None, {"features": X.astype(np.float32)})
+    np.testing.assert_allclose(probabilities, est.predict_proba(X), atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(est.classes_[label], est.predict(X))
