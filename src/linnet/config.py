@@ -95,7 +95,8 @@ class TrainConfig:
             check_int("resize", self.resize, 1)
         check_choice("device", self.device, DEVICES)
         if self.tensorboard is not None and not isinstance(self.tensorboard, str):
-            raise ConfigError(f"The 'tensorboard' parameter must be a directory (str) or None. Got {self.tensorboard!r}.")
+            raise ConfigError(f"The 'tensorboard' parameter must be a directory (str) or None. "
+                              f"Got {self.tensorboard!r}.")
         if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):
             raise ConfigError(f"The 'name' parameter must be a plain directory name. Got {self.name!r}.")
 

@@ -47,7 +47,7 @@ class _LinearModelEstimator(BaseEstimator):
     def __init__(self, *, lr=0.1, batch_size=32, epochs=10, impl="fast", solver="sgd", weight_decay=0.0,
                  lr_decay=None, random_state=None):
         # Defaults: batch 32 and 10 epochs suit scikit-learn-sized data (hundreds to thousands of
-        # rows: ~100 SGD steps an epoch); lr 0.1 is the chapter's, good on standardised features.
+        # rows: 10-100 SGD steps an epoch); lr 0.1 is the chapter's, good on standardised features.
         self.lr = lr
         self.batch_size = batch_size
         self.epochs = epochs
