@@ -10,6 +10,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from conftest import write_fake_dataset
 from helpers_train import run_cli, skip_plots
 from linnet.experiment import load_for, load_run, loaders_for
 from linnet.export import ExportError, Preprocessing, export_run, preprocessing_for, to_onnx
@@ -36,23 +37,27 @@ def runs(tmp_path_factory):
     """Three trained runs, shared by the module's tests (none of them writes into these)."""
     from linnet.cli import main
     d = tmp_path_factory.mktemp("runs")
+    write_fake_dataset(d / "idx", 64, 30)                             # 28x28 IDX files, as Fashion-MNIST's
     with pytest.MonkeyPatch.context() as mp:
         skip_plots(mp)
         for argv in (["--dataset", "digits", "--epochs", "2", "--name", "digits"],
+                     ["--dataset", "fashion-mnist", "--data-dir", str(d / "idx"), "--epochs", "1",
+                      "--batch-size", "16", "--name", "fashion"],
                      ["--dataset", "digits", "--epochs", "1", "--impl", "concise", "--name", "digits-concise"],
                      ["--model", "linear", "--name", "linear"]):
             assert main(["train", *argv, "--runs-dir", str(d), "--quiet"]) == 0
     return d
 
 
-@pytest.mark.parametrize("name", ["digits", "digits-concise"])
-def test_softmax_run_round_trip_matches_linnet(runs, tmp_path, capsys, name):
+@pytest.mark.parametrize("name, size", [("digits", 8), ("digits-concise", 8), ("fashion", 28)])
+def test_softmax_run_round_trip_matches_linnet(runs, tmp_path, capsys, name, size):
     out = tmp_path / "model.onnx"
     rc, stdout, err = run_cli(["export", runs / name, "--format", "onnx", "--out", out], capsys)
     assert rc == 0, err
-    assert stdout == f"wrote {out}: images uint8 (N, 8, 8) -> probabilities float32 (N, 10), label int64 (N,)\n"
+    assert stdout == (f"wrote {out}: images uint8 (N, {size}, {size}) -> probabilities float32 (N, 10), "
+                      "label int64 (N,)\n")
     images, logits, labels = linnet_outputs(runs / name)
-    assert images.dtype == np.uint8 and images.shape[1:] == (8, 8)
+    assert images.dtype == np.uint8 and images.shape[1:] == (size, size)
     probabilities, label = session(out).run(None, {"images": images})    # raw uint8 in, no linnet, no torch
     np.testing.assert_allclose(probabilities, logits.softmax(1).numpy(), atol=1e-5, rtol=0)
     np.testing.assert_array_equal(label, labels.numpy())
