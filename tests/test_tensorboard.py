@@ -127,6 +127,16 @@ def test_missing_tensorboard_names_the_extra_before_writing(tmp_path, capsys, mo
         TensorBoard(tmp_path / "tb")
 
 
+def test_a_log_directory_that_cannot_be_made_stops_before_the_run(tmp_path, capsys):
+    (tmp_path / "file").write_text("not a directory")
+    rc, _, err = run_cli(["train", "--dataset", "digits", "--runs-dir", tmp_path, "--name", "x",
+                          "--tensorboard", tmp_path / "file" / "tb"], capsys)
+    assert rc == 2
+    assert err == (f"linnet train: error: cannot create the TensorBoard directory {tmp_path / 'file' / 'tb'}: "
+                   "Not a directory\n")
+    assert not (tmp_path / "x").exists()
+
+
 def test_bad_setting():
     with pytest.raises(ConfigError, match=r"The 'tensorboard' parameter must be a directory \(str\) or None. Got 3."):
         TrainConfig(dataset="digits", tensorboard=3)

@@ -144,8 +144,10 @@ def _callbacks(cfg, run, ds, total_epochs, extra, quiet):
 def _check_extras(cfg: TrainConfig) -> None:
     """Optional packages the settings need, checked before anything is written."""
     if cfg.tensorboard is not None:
-        from linnet.tensorboard import require_tensorboard
+        from linnet.tensorboard import make_log_dir, require_tensorboard
         require_tensorboard()
+        if cfg.tensorboard:   # a DIR of the user's: a file there, or no permission, stops us now
+            make_log_dir(Path(cfg.tensorboard).expanduser())
 
 
 def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, quiet):

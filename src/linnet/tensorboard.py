@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from linnet.errors import ConfigError
 from linnet.extras import require
 from linnet.train import Callback, EpochRecord
 
@@ -25,6 +26,15 @@ from linnet.train import Callback, EpochRecord
 def require_tensorboard():
     """torch.utils.tensorboard, or one line naming the extra to install."""
     return require("torch.utils.tensorboard", "tensorboard", "TensorBoard logging", package="tensorboard")
+
+
+def make_log_dir(path: Path) -> Path:
+    """Create a TensorBoard directory, or one line saying why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the TensorBoard directory {path}: {exc.strerror or exc}") from None
+    return path
 
 
 def weight_images(W: torch.Tensor, image_hw: tuple[int, int]) -> torch.Tensor:
@@ -50,7 +60,7 @@ class TensorBoard(Callback):
 
     def on_epoch_end(self, record: EpochRecord, model, history) -> None:
         if self.writer is None:
-            self.writer = self.summary_writer(str(self.log_dir))
+            self.writer = self.summary_writer(str(make_log_dir(self.log_dir)))
         scalars = {"loss/train": record.train_loss, "loss/test": record.test_loss,
                    "accuracy/train": record.train_acc, "accuracy/test": record.test_acc, "lr": record.lr}
         for tag, value in scalars.items():
