@@ -41,6 +41,7 @@ def fake_display(monkeypatch):
     # or not it is installed, so the test sees exactly the calls LivePlot makes
     ipython = types.ModuleType("IPython")
     ipython.version_info = (9, 0, 0)   # matplotlib reads it when it makes a canvas
+    ipython.get_ipython = lambda: type("ZMQInteractiveShell", (), {})()   # a Jupyter kernel
     ipython.display = types.ModuleType("IPython.display")
     ipython.display.display = display
     monkeypatch.setitem(sys.modules, "IPython", ipython)
@@ -60,7 +61,29 @@ def test_liveplot_displays_once_then_updates_in_place(fake_display):
     assert all(img._repr_png_().startswith(b"\x89PNG\r\n\x1a\n") for img in images)   # shown as PNG by IPython
     # each update is a new drawing of the whole history so far
     assert len({img._repr_png_() for img in images}) == 3
-    assert live.handle is handle
+    assert live.view.handle is handle
+
+
+def test_liveplot_outside_jupyter_writes_a_png_says_where_once_and_prints_each_epoch(tmp_path, monkeypatch):
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    monkeypatch.setitem(sys.modules, "IPython.display", None)      # importing IPython would fail: it is never needed
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    _, history = tiny_fit(3, [LivePlot(out=out)])
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"LivePlot: drawing to {tmp_path / 'liveplot.png'} (kept up to date; in Jupyter the figure shows in place)"
+    assert lines[1:] == [format_record(r) for r in history]
+    assert lines[1].startswith("epoch 1  train loss ")
+    assert is_png(tmp_path / "liveplot.png")
+
+
+def test_liveplot_path_is_where_the_png_goes(tmp_path, monkeypatch):
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    out = io.StringIO()
+    (tmp_path / "curves").mkdir()
+    tiny_fit(1, [LivePlot(tmp_path / "curves" / "live.png", out=out)])
+    assert is_png(tmp_path / "curves" / "live.png")
+    assert str(tmp_path / "curves" / "live.png") in out.getvalue().splitlines()[0]
 
 
 def test_in_notebook_is_false_outside_jupyter(monkeypatch):
@@ -92,6 +115,7 @@ def test_format_record_for_classification_and_regression():
     assert format_record(r, 10) == "epoch  7/10  train loss 0.1235  train acc 0.900  test acc 0.875  lr 0.05  1.50 s"
     lin = EpochRecord(1, 0.03, 0.04, None, 5e-5, None, 0.01)
     assert format_record(lin, 3) == "epoch 1/3  train loss 0.0400  test loss 0.000050  lr 0.03  0.01 s"
+    assert format_record(lin) == "epoch 1  train loss 0.0400  test loss 0.000050  lr 0.03  0.01 s"   # total unknown
 
 
 def test_run_recorder_writes_checkpoint_metrics_summary_every_epoch_and_curves_by_the_end(tmp_path):

@@ -65,6 +65,14 @@ def test_show_images_accepts_hw_arrays_and_no_titles():
     assert (grid[:6, :5] == X[0]).all() and (grid[:6, -5:] == X[1]).all()
 
 
+def test_show_images_draws_into_a_given_figure_at_the_grids_size():
+    given = Figure()
+    fig = plots.show_images(torch.rand(4, 6, 6), 2, 2, titles=["a", "b", "c", "d"], scale=2.0, fig=given)
+    assert fig is given and titles(fig) == ["a", "b", "c", "d"]
+    assert tuple(fig.get_size_inches()) == pytest.approx(tuple(plots.show_images(torch.rand(4, 6, 6), 2, 2, titles=[
+        "a", "b", "c", "d"], scale=2.0).get_size_inches()))
+
+
 def test_plot_curves_classification_and_regression(tmp_path):
     fig = plots.plot_curves(history(4))
     assert isinstance(fig, Figure)

@@ -2,6 +2,7 @@
 import contextlib
 import io
 import re
+import sys
 from pathlib import Path
 
 from helpers_train import is_png, no_plots, read_json  # noqa: F401
@@ -76,3 +77,24 @@ def test_the_onnx_example_runs(tmp_path, monkeypatch, capsys, no_plots):
     exec(compile(code, f"{README}:onnx", "exec"), namespace)
     assert namespace["classes"] == [str(d) for d in range(10)]
     assert namespace["probabilities"].shape == (2, 10) and namespace["label"].shape == (2,)
+
+def following_the_book_example() -> str:
+    return section_blocks("Following the book")[0]
+
+
+def test_the_following_the_book_example_runs_with_the_one_line_swapped(tmp_path, monkeypatch):
+    from conftest import write_fake_dataset
+    code = following_the_book_example()
+    assert "from linnet import d2l" in code and "from d2l" not in code.split("#")[0]
+    write_fake_dataset(tmp_path / "data" / "fashion-mnist", 300, 60)
+    monkeypatch.setenv("LINNET_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, str(README) + ":Following the book", "exec"), {"__name__": "readme_book"})
+    lines = out.getvalue().splitlines()
+    assert sum(line.startswith("epoch ") for line in lines) == 10
+    assert lines[-1].startswith("predict_ch3 (true -> predicted): ")
+    assert is_png(tmp_path / "animator.png") and is_png(tmp_path / "predictions.png")

@@ -421,3 +421,39 @@ def test_read_ahead_hands_its_arrays_to_the_load_and_leaves_errors_to_it(tmp_pat
     sources._read_ahead.clear()
     sources.read_ahead("digits")                                              # not IDX files: nothing to do
     assert sources._read_ahead == {}
+
+
+# ---------------------------------------------------------------------------- a split as a map-style dataset
+
+def test_a_split_is_a_map_style_dataset(data_dir):
+    split = load_dataset("fashion-mnist", data_dir, download=False).train
+    x, label = split[3]
+    assert x.shape == (1, 28, 28) and x.dtype == torch.float32
+    assert torch.equal(x[0], split.images[3].float() / 255) and 0 <= float(x.min()) <= float(x.max()) <= 1
+    assert isinstance(label, int) and label == int(split.labels[3])
+    assert torch.equal(split[-1][0], split[len(split) - 1][0])
+    with pytest.raises(IndexError):
+        split[len(split)]
+
+
+def test_dataloader_batches_a_split_like_torchvisions_fashion_mnist(data_dir):
+    from torch.utils.data import DataLoader
+    split = load_dataset("fashion-mnist", data_dir, download=False).test
+    batches = list(DataLoader(split, 8, shuffle=True))
+    assert [len(y) for _, y in batches] == [8, 8, 4]
+    X, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
+    assert X.shape == (20, 1, 28, 28) and X.dtype == torch.float32 and y.dtype == torch.int64
+    assert sorted(y.tolist()) == sorted(split.labels.tolist())
+
+
+def test_a_regression_split_hands_out_features_and_targets_as_they_are():
+    split = sources.Split(torch.randn(5, 2), torch.randn(5, 1))
+    x, t = split[2]
+    assert torch.equal(x, split.images[2]) and torch.equal(t, split.labels[2])
+
+
+def test_missing_files_lists_what_a_directory_lacks(tmp_path):
+    assert sources.missing_files("mnist", tmp_path) == list(STANDARD_NAMES.values())
+    write_fake_dataset(tmp_path, 5, 5, gz=False)
+    (tmp_path / "t10k-images-idx3-ubyte").unlink()
+    assert sources.missing_files("mnist", tmp_path) == ["t10k-images-idx3-ubyte.gz"]

@@ -13,6 +13,7 @@ Where things live:
   estimators.py                                  scikit-learn SoftmaxRegression / LinearRegression over models + fit
   export.py, tensorboard.py, extras.py           ONNX export; TensorBoard callback; optional packages
   cli/                                           the `linnet` command, one module per subcommand
+  d2l/                                           the d2l book's chapter-3 names: `from linnet import d2l`
 
 `import linnet` is cheap: each name below is imported from its module on first use (PEP 562), so
 the command line answers `--help` without loading torch.
@@ -41,6 +42,7 @@ _EXPORTS = {
     "DownloadError": ("linnet.errors", "DownloadError"),
     "IDXError": ("linnet.errors", "IDXError"),
     "LinnetError": ("linnet.errors", "LinnetError"),
+    "NotSupported": ("linnet.errors", "NotSupported"),
     "load_run": ("linnet.experiment", "load_run"),
     "resume_run": ("linnet.experiment", "resume"),
     "start_run": ("linnet.experiment", "train"),
@@ -58,6 +60,8 @@ __all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str):
+    if name == "d2l":  # the book's names (linnet/d2l/), a submodule: `linnet.d2l` works after `import linnet`
+        return importlib.import_module("linnet.d2l")
     if name not in _EXPORTS:
         raise AttributeError(f"module 'linnet' has no attribute {name!r}")
     module, attr = _EXPORTS[name]

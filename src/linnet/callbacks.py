@@ -1,19 +1,23 @@
-"""Callbacks for the training loop: console progress, the run directory, a live notebook plot.
+"""Callbacks for the training loop: console progress, the run directory, a live plot.
 
 Each receives the per-epoch record and acts on it; the loop itself stays free of I/O.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 
+from linnet.liveview import LiveFigure, in_notebook  # noqa: F401 (in_notebook: experiment imports it from here)
 from linnet.train import Callback, EpochRecord
 
 
-def format_record(r: EpochRecord, total: int) -> str:
+def format_record(r: EpochRecord, total: int | None = None) -> str:
+    """One epoch as a line: "epoch 3/10  train loss ..." ("epoch 3  ..." when the total is unknown)."""
     width = len(str(total))
-    line = f"epoch {r.epoch:>{width}}/{total}  train loss {r.train_loss:.4f}"
+    epoch = f"{r.epoch:>{width}}/{total}" if total is not None else str(r.epoch)
+    line = f"epoch {epoch}  train loss {r.train_loss:.4f}"
     if r.train_acc is not None:
         line += f"  train acc {r.train_acc:.3f}  test acc {r.test_acc:.3f}"
     else:
@@ -88,36 +92,13 @@ def draw_curves(run, history) -> None:
 
 
 class LivePlot(Callback):
-    """In a notebook: one figure of the curves, redrawn in place after every epoch (the chapter's Animator)."""
+    """The curves redrawn after every epoch (the chapter's Animator) through linnet.liveview: in place in
+    Jupyter; elsewhere, without IPython, into a PNG file (`path`, default ./liveplot.png, said once)
+    plus the epoch's line."""
 
-    def __init__(self) -> None:
-        self.handle = None
+    def __init__(self, path: str | os.PathLike | None = None, out=None) -> None:
+        self.view = LiveFigure("LivePlot", "liveplot", path, out)
 
     def on_epoch_end(self, record, model, history) -> None:
-        from IPython.display import display
-
-        from linnet.plots import figure_png, plot_curves
-        png = PNG(figure_png(plot_curves(history)))  # PNG bytes: shown whatever matplotlib backend is active
-        if self.handle is None:
-            self.handle = display(png, display_id=True)
-        else:
-            self.handle.update(png)
-
-
-class PNG:
-    """PNG bytes that IPython's display shows as an image (its _repr_png_ protocol)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def _repr_png_(self) -> bytes:
-        return self.data
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (where a LivePlot makes sense)."""
-    shell = sys.modules.get("IPython")
-    if shell is None:
-        return False
-    ip = shell.get_ipython()
-    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+        from linnet.plots import plot_curves
+        self.view.show(plot_curves(history), format_record(record))

@@ -25,6 +25,13 @@ class ConfigError(LinnetError, ValueError):
     """A setting is out of range: "The 'lr' parameter must be a float in (0, inf). Got -0.1." """
 
 
+class NotSupported(LinnetError, AttributeError):
+    """A name of the d2l book's library that has no meaning in linnet; the message says what to use.
+
+    An AttributeError too, so hasattr() answers False and tools that probe names are not broken.
+    """
+
+
 class TrainingDiverged(LinnetError):
     """The loss became NaN or infinite; the message says where, with what lr, and what to try."""
 

@@ -35,11 +35,12 @@ def _as_hw(img) -> np.ndarray:
 
 def show_images(images, num_rows: int, num_cols: int, titles: Sequence[str] | None = None,
                 scale: float = 1.5, title_colors: Sequence[str] | None = None, cmap: str = "gray",
-                vmin: float | None = None, vmax: float | None = None) -> Figure:
+                vmin: float | None = None, vmax: float | None = None, fig: Figure | None = None) -> Figure:
     """A grid of images (N, H, W) or (N, 1, H, W), each titled; returns the Figure.
 
     The grid is one montage image in one Axes with the titles as text: drawing 18 separate Axes
-    costs ~10x more, and this figure is redrawn for every run.
+    costs ~10x more, and this figure is redrawn for every run. `fig`: draw into this (empty)
+    figure instead of a new one, e.g. a pyplot figure that Jupyter's inline backend shows.
     """
     tiles = [_as_hw(images[i]) for i in range(min(len(images), num_rows * num_cols))]
     h, w = tiles[0].shape if tiles else (1, 1)
@@ -50,7 +51,11 @@ def show_images(images, num_rows: int, num_cols: int, titles: Sequence[str] | No
     for i, tile in enumerate(tiles):
         r, c = divmod(i, num_cols)
         montage[r * cell_h + band:r * cell_h + band + h, c * cell_w:c * cell_w + w] = tile
-    fig = Figure(figsize=(num_cols * scale, num_rows * scale * cell_h / cell_w))
+    size = (num_cols * scale, num_rows * scale * cell_h / cell_w)
+    if fig is None:
+        fig = Figure(figsize=size)
+    else:
+        fig.set_size_inches(size)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.axis("off")
     colormap = matplotlib.colormaps[cmap].with_extremes(bad="white")

@@ -17,11 +17,16 @@ from linnet.data.sources import Dataset, Split, load_dataset
 from linnet.errors import ConfigError
 
 
+def resize_images(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """float (B, C, H, W) -> (B, C, h, w): bilinear with antialiasing, as torchvision's Resize."""
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
 def to_float(images: torch.Tensor, resize: tuple[int, int] | None = None) -> torch.Tensor:
     """uint8 (B, H, W) -> float32 (B, 1, H', W') in [0, 1], bilinearly resized when asked."""
     x = images.unsqueeze(1).to(torch.float32).div_(255.0)  # (B, H, W) -> (B, 1, H, W)
     if resize is not None and tuple(x.shape[-2:]) != tuple(resize):
-        x = F.interpolate(x, size=resize, mode="bilinear", align_corners=False, antialias=True)
+        x = resize_images(x, resize)
     return x
 
 

@@ -67,12 +67,23 @@ class Split:
     """One split, resident: images (N, H, W) uint8 and labels (N,) int64.
 
     Regression data uses the same holder: features (N, d) float and targets (N, 1) float.
+
+    A split is also a map-style dataset, like torchvision's FashionMNIST after ToTensor, so
+    `torch.utils.data.DataLoader(split, batch_size, shuffle=True)` batches it: `split[i]` is
+    (image float32 (1, H, W) in [0, 1], label int), or (features, target) tensors as they are.
+    (linnet's own Loader is faster: it gathers whole batches instead of collating items.)
     """
     images: torch.Tensor
     labels: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int | torch.Tensor]:
+        if self.images.dtype.is_floating_point:
+            return self.images[i], self.labels[i]
+        from linnet.data.loader import to_float  # deferred: this module stays importable without torch
+        return to_float(self.images[i].unsqueeze(0))[0], int(self.labels[i])     # (H, W) -> (1, 1, H, W) -> (1, H, W)
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,11 @@ def default_data_dir(name: str) -> Path:
         return Path(root).expanduser() / name
     import pooch  # deferred: only needed to locate the cache
     return Path(pooch.os_cache("linnet")) / name
+
+
+def missing_files(name: str, directory: str | os.PathLike) -> list[str]:
+    """The files of IDX dataset `name` that `directory` lacks (each may be there as .gz or uncompressed)."""
+    return [gz for gz, _ in SOURCES[name].files.values() if _find_local(Path(directory), gz) is None]
 
 
 def _find_local(directory: Path, gz_name: str, prefer_raw: bool = False) -> Path | None:
