@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
@@ -15,6 +13,8 @@ def make_data(directory: Path, n_train: int = 60000, n_test: int = 10000, side: 
     (bounded memory even for millions of samples): 10 overlapping class prototypes on a black
     border, per-sample brightness and noise. Softmax regression reaches about 0.89 on them."""
     import gzip
+
+    import numpy as np
 
     from linnet.data.idx import idx_header
     directory.mkdir(parents=True, exist_ok=True)
@@ -45,5 +45,20 @@ def make_data(directory: Path, n_train: int = 60000, n_test: int = 10000, side: 
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak resident memory (VmHWM), in MB.
+
+    Not getrusage's ru_maxrss: on Linux that survives fork + exec (the kernel keeps the larger of the
+    old and new address space's high-water mark), so a worker started by a parent that once held
+    more memory reports the parent's peak. VmHWM belongs to the address space, which exec replaces.
+    """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0    # kB
+    raise RuntimeError("no VmHWM in /proc/self/status: the benchmarks measure memory on Linux only")
+
+
+def ru_maxrss_mb() -> float:
+    """getrusage's ru_maxrss (Linux: KiB) in MB: shown next to peak_rss_mb to make the difference visible."""
     import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -142,6 +142,21 @@ def test_the_result_does_not_depend_on_the_thread_count():
     assert torch.equal(states[0]["W"], states[1]["W"]) and torch.equal(states[0]["b"], states[1]["b"])
 
 
+@needs_kernel
+@pytest.mark.parametrize("threads", [1, 2])
+def test_prefetching_the_next_rows_changes_no_result(monkeypatch, threads):
+    # shuffled order, a short last batch (600 = 9 x 64 + 24), both thread counts
+    split, test = images_split(600), images_split(50, seed=1)
+    states = []
+    for prefetch in (True, False):
+        monkeypatch.setattr(kernel, "PREFETCH", prefetch)
+        model = softmax(784, 10)
+        model.threads = FixedThreads(threads)
+        train(model, split, test, 64)
+        states.append(model.state_dict())
+    assert torch.equal(states[0]["W"], states[1]["W"]) and torch.equal(states[0]["b"], states[1]["b"])
+
+
 def test_thread_choice_trials_then_keeps_the_faster_and_backs_off(monkeypatch):
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     choice, big = kernel.ThreadChoice(), kernel.PARALLEL_MIN_WORK

@@ -174,12 +174,13 @@ KERNEL void linnet_logits(const uint8_t *images, int64_t n, int64_t d, int64_t k
    Per step s: loss_sum[s] (summed cross-entropy) and correct[s], both before the update.
    Workspace: rows (batch pointers), G (batch * k floats), row_loss (batch floats), row_hit (batch ints).
    Returns the number of steps done: it stops after a step whose loss is not finite, and returns
-   -1 - i when label y_i is outside [0, k) (nothing of that step is applied). */
+   -1 - i when label y_i is outside [0, k) (nothing of that step is applied). prefetch = 0 turns the
+   next step's prefetching off (LINNET_PREFETCH=0: for the benchmark's before/after row). */
 KERNEL int64_t linnet_sgd_steps(const uint8_t *images, const int64_t *labels, const int64_t *index,
                                 int64_t n, int64_t batch, int64_t d, int64_t k, float *W, float *b,
                                 float lr, float weight_decay, float scale,
                                 const uint8_t **rows, float *G, float *row_loss, int *row_hit,
-                                double *loss_sum, int64_t *correct, int threads)
+                                double *loss_sum, int64_t *correct, int threads, int prefetch)
 {
     int64_t steps = (n + batch - 1) / batch, done = 0, bad = -1;
     int64_t nkb = (k + KB - 1) / KB, d16 = d - d % 16, tasks = (d16 / 16) * nkb;
@@ -210,7 +211,7 @@ KERNEL int64_t linnet_sgd_steps(const uint8_t *images, const int64_t *labels, co
         float alpha = lr * scale / (float)B, beta = 1.0f - lr * weight_decay;
         /* the next step's rows, spread over the backward tasks: with the static schedules, the thread
            that runs task t prefetches about the rows it will read in the next forward pass */
-        int64_t next_first = first + B, nB = s + 1 < steps ? (n - next_first < batch ? n - next_first : batch) : 0;
+        int64_t next_first = first + B, nB = prefetch && s + 1 < steps ? (n - next_first < batch ? n - next_first : batch) : 0;
         const int64_t *next_idx = index && nB ? index + next_first : NULL;
         /* backward + update of W^T: columns split over the threads */
         #pragma omp for schedule(static) nowait

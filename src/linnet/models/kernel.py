@@ -23,6 +23,9 @@ from linnet.errors import DataError
 
 _P, _I, _F, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int
 PARALLEL_MIN_WORK = 1 << 15   # pixels a step below which a second thread costs more than it brings
+# The kernel prefetches the next step's rows during the backward pass; LINNET_PREFETCH=0 turns that
+# off, so that `make bench` can show what it brings (same results either way: no arithmetic changes).
+PREFETCH = os.environ.get("LINNET_PREFETCH", "1") != "0"
 
 
 def _load() -> tuple[ctypes.CDLL | None, str]:
@@ -39,7 +42,7 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
     lib.linnet_logits.argtypes = [_P, _I, _I, _I, _P, _P, _F, _P, _INT]
     lib.linnet_sgd_steps.restype = _I
     lib.linnet_sgd_steps.argtypes = [_P, _P, _P, _I, _I, _I, _I, _P, _P, _F, _F, _F,
-                                     _P, _P, _P, _P, _P, _P, _INT]
+                                     _P, _P, _P, _P, _P, _P, _INT, _INT]
     return lib, ""
 
 
@@ -156,7 +159,7 @@ def sgd_steps(images: Tensor, labels: Tensor, index: Tensor | None, batch_size: 
             X.data_ptr(), y.data_ptr(), None if idx is None else idx.data_ptr(), end - first, batch_size,
             d, k, weight_t.data_ptr(), bias.data_ptr(), lr, weight_decay, scale, ws.rows.data_ptr(),
             ws.grad.data_ptr(), ws.row_loss.data_ptr(), ws.row_hit.data_ptr(),
-            loss_sum[done:].data_ptr(), correct[done:].data_ptr(), count)
+            loss_sum[done:].data_ptr(), correct[done:].data_ptr(), count, int(PREFETCH))
         threads.record(count, end - first, time.perf_counter() - start, is_trial)
         if result < 0:
             _bad_label(labels, index, first + (-1 - result), k)
