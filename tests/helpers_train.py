@@ -137,6 +137,11 @@ def no_plots(monkeypatch):
     Drawing the figures takes seconds per run (curves after every epoch, four at the end); the
     figures themselves are tested by test_plots.py and by one full end-to-end run.
     """
+    skip_plots(monkeypatch)
+
+
+def skip_plots(monkeypatch) -> None:
+    """no_plots' work, for a module-scoped fixture (with pytest.MonkeyPatch.context() as mp)."""
     import linnet.plots as plots
     for name in ("plot_curves", "plot_predictions", "plot_confusion", "plot_weights", "plot_scatter"):
         monkeypatch.setattr(plots, name, lambda *a, **k: None)

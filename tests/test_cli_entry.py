@@ -57,12 +57,13 @@ def test_the_console_script_is_run_and_keeps_the_exit_code():
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["train", "--lr", "-1"], ["predict"],
-                                  ["data", "--dataset", "nope"]])
+                                  ["data", "--dataset", "nope"], ["export", "--help"], ["export", "r", "--format", "x"]])
 def test_help_and_usage_errors_load_no_heavy_library(argv):
     # argument parsing must answer before torch (~2 s), numpy, matplotlib or scikit-learn are imported
     script = ("import sys, linnet.cli as c\n"
               "try:\n    c.main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-              "heavy = sorted(m for m in ('torch', 'numpy', 'matplotlib', 'sklearn', 'pooch', 'PIL') if m in sys.modules)\n"
+              "heavy = sorted(m for m in ('torch', 'numpy', 'matplotlib', 'sklearn', 'pooch', 'PIL', 'onnx',\n"
+              "                           'tensorboard') if m in sys.modules)\n"
               "print('heavy:', heavy)")
     out = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "heavy: []", out.stdout + out.stderr

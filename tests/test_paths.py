@@ -255,3 +255,30 @@ def test_the_python_api_takes_a_path(tmp_path):
     assert isinstance(ds, linnet.Dataset) and (len(ds.train), len(ds.test)) == (15, 5) and ds.features == ("x",)
     with pytest.raises(DataError, match=r"give a dataset name or a path, not both \(got 'digits' and '.*t\.csv'\)"):
         linnet.load_dataset("digits", path=path)
+
+
+def test_table_and_rgb_folder_runs_export_to_onnx_with_their_preprocessing(tmp_path, capsys):
+    """The graph standardises a table's raw columns itself (the checkpoint's statistics) and takes a
+    colour folder's uint8 (3, H, W) pixels; onnxruntime agrees with linnet's own forward pass."""
+    ort = pytest.importorskip("onnxruntime")
+    from linnet.data.tables import standardise
+    from linnet.experiment import load_run
+    from linnet.export import export_run
+    cols = table_columns()
+    del cols["price"]
+    _train(tmp_path, capsys, "--data", write_table(tmp_path / "shop.csv", cols), "--epochs", "2", "--name", "t")
+    run = load_run(tmp_path / "runs" / "t")
+    X = np.stack([cols[c] for c in ("a", "b", "c", "const")], axis=1)[:5]                # raw columns
+    session = ort.InferenceSession(str(export_run(tmp_path / "runs" / "t")))
+    ours = run.model.forward(standardise(X, run.stats)).softmax(1).numpy()
+    theirs = [o for o in session.run(None, {"features": X.astype(np.float32)}) if o.ndim == 2][0]
+    assert np.allclose(theirs, ours, atol=1e-5)
+    root = write_folder(tmp_path / "rgb", split=True, colour=True)
+    _train(tmp_path, capsys, "--data", root, "--channels", "3", "--epochs", "1", "--name", "rgb")
+    run = load_run(tmp_path / "runs" / "rgb")
+    from linnet.data.folders import load_folder
+    pixels = load_folder(root, channels=3).test.images[:4].numpy()                         # (4, 3, 16, 16) uint8
+    session = ort.InferenceSession(str(export_run(tmp_path / "runs" / "rgb")))
+    theirs = [o for o in session.run(None, {"images": pixels}) if o.ndim == 2][0]
+    ours = run.model.forward(torch.from_numpy(pixels).float() / 255).softmax(1).numpy()
+    assert np.allclose(theirs, ours, atol=1e-5)

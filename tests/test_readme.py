@@ -5,7 +5,7 @@ import re
 import sys
 from pathlib import Path
 
-from helpers_train import is_png, read_json
+from helpers_train import is_png, no_plots, read_json  # noqa: F401
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -39,9 +39,47 @@ def test_the_python_api_example_runs(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["predictions.png", "runs"]
 
 
+def section_blocks(title: str) -> list[str]:
+    section = README.read_text().split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def run_block(code: str, name: str) -> list[str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, f"{README}:{name}", "exec"), {"__name__": "readme_example"})
+    return out.getvalue().splitlines()
+
+
+def test_the_scikit_learn_example_runs_and_prints_what_it_says():
+    import torch
+    (code,) = section_blocks("scikit-learn estimators")
+    assert "GridSearchCV(" in code and "partial_fit(" in code
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)                  # small fits: see the README's note on threads
+    try:
+        lines = run_block(code, "scikit-learn")
+    finally:
+        torch.set_num_threads(before)
+    # each print's output is the comment the README puts beside it
+    promised = re.findall(r"^print\(.*\)\s+# (.*)$", code, re.M)
+    assert len(promised) == 5
+    assert lines == promised
+
+
+def test_the_onnx_example_runs(tmp_path, monkeypatch, capsys, no_plots):
+    from helpers_train import run_cli
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(["train", "--dataset", "digits", "--name", "digits", "--epochs", "1", "--quiet"], capsys)[0] == 0
+    assert run_cli(["export", "runs/digits", "--format", "onnx"], capsys)[0] == 0
+    (code,) = section_blocks("Exporting to ONNX")
+    namespace = {}
+    exec(compile(code, f"{README}:onnx", "exec"), namespace)
+    assert namespace["classes"] == [str(d) for d in range(10)]
+    assert namespace["probabilities"].shape == (2, 10) and namespace["label"].shape == (2,)
+
 def following_the_book_example() -> str:
-    section = README.read_text().split("\n## Following the book\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    return section_blocks("Following the book")[0]
 
 
 def test_the_following_the_book_example_runs_with_the_one_line_swapped(tmp_path, monkeypatch):

@@ -10,6 +10,8 @@ Where things live:
   experiment.py, runs.py, report.py              a whole run: run directory, checkpoints, report.html
   plots.py, images.py                            figures; user images for predict
   config.py, checks.py                           settings and their validation
+  estimators.py                                  scikit-learn SoftmaxRegression / LinearRegression over models + fit
+  export.py, tensorboard.py, extras.py           ONNX export; TensorBoard callback; optional packages
   cli/                                           the `linnet` command, one module per subcommand
   d2l/                                           the d2l book's chapter-3 names: `from linnet import d2l`
 
@@ -33,6 +35,8 @@ _EXPORTS = {
     "Dataset": ("linnet.data.sources", "Dataset"),
     "load_dataset": ("linnet.data.sources", "load_dataset"),
     "synthetic_data": ("linnet.data.synthetic", "synthetic_data"),
+    "LinearRegression": ("linnet.estimators", "LinearRegression"),
+    "SoftmaxRegression": ("linnet.estimators", "SoftmaxRegression"),
     "ConfigError": ("linnet.errors", "ConfigError"),
     "DataError": ("linnet.errors", "DataError"),
     "DownloadError": ("linnet.errors", "DownloadError"),
@@ -46,6 +50,8 @@ _EXPORTS = {
     "accuracy": ("linnet.metrics", "accuracy"),
     "build_model": ("linnet.models", "build_model"),
     "show_images": ("linnet.plots", "show_images"),
+    "TensorBoard": ("linnet.tensorboard", "TensorBoard"),
+    "export_onnx": ("linnet.export", "export_run"),
     "evaluate": ("linnet.train", "evaluate"),
     "fit": ("linnet.train", "fit"),
     "predict": ("linnet.train", "predict"),

@@ -89,6 +89,7 @@ class TrainConfig:
     plots: bool = True                # False (--no-plots): no figures, for sweeps; the report has the tables
     runs_dir: str = "runs"
     name: str | None = None           # None: <model>-<dataset>-<timestamp>
+    tensorboard: str | None = None    # None: off; "": into <run dir>/tensorboard; a DIR: into DIR/<run name>
 
     def __post_init__(self) -> None:
         check_choice("model", self.model, MODELS)
@@ -123,6 +124,9 @@ class TrainConfig:
         elif self.resize is not None:
             check_int("resize", self.resize, 1)
         check_choice("device", self.device, DEVICES)
+        if self.tensorboard is not None and not isinstance(self.tensorboard, str):
+            raise ConfigError(f"The 'tensorboard' parameter must be a directory (str) or None. "
+                              f"Got {self.tensorboard!r}.")
         if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):
             raise ConfigError(f"The 'name' parameter must be a plain directory name. Got {self.name!r}.")
 

@@ -138,14 +138,33 @@ def _meta(cfg: TrainConfig, ds: Dataset) -> dict:
     return {"model": cfg.model, "impl": cfg.impl, **({"stats": ds.stats} if ds.stats else {})}
 
 
-def _callbacks(cfg, ds, run, total_epochs, extra, quiet):
+def tensorboard_dir(cfg: TrainConfig, run_path: Path) -> Path | None:
+    """Where the run logs for TensorBoard: None (off), RUN_DIR/tensorboard, or DIR/<run name>."""
+    if cfg.tensorboard is None:
+        return None
+    return run_path / "tensorboard" if cfg.tensorboard == "" else Path(cfg.tensorboard).expanduser() / run_path.name
+
+
+def _callbacks(cfg, run, ds, total_epochs, extra, quiet):
     notebook = in_notebook()
     cbs = [] if quiet else [ConsoleProgress(total_epochs)]
     cbs.append(RunRecorder(run, _meta(cfg, ds), lambda h: _summary(cfg, h),
                            min_interval=RunRecorder.min_interval if cfg.plots else None, draw_at_end=False))
     if notebook:
         cbs.append(LivePlot())
+    if cfg.tensorboard is not None:
+        from linnet.tensorboard import TensorBoard
+        cbs.append(TensorBoard(tensorboard_dir(cfg, run.path), _input_hw(cfg, ds), ds.classes))
     return cbs + list(extra)
+
+
+def _check_extras(cfg: TrainConfig) -> None:
+    """Optional packages the settings need, checked before anything is written."""
+    if cfg.tensorboard is not None:
+        from linnet.tensorboard import make_log_dir, require_tensorboard
+        require_tensorboard()
+        if cfg.tensorboard:   # a DIR of the user's: a file there, or no permission, stops us now
+            make_log_dir(Path(cfg.tensorboard).expanduser())
 
 
 def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, quiet):
@@ -155,7 +174,7 @@ def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, q
     return fit(model, train_iter, test_iter, epochs, cfg.resolved("lr"), lr_schedule=cfg.lr_schedule,
                lr_gamma=cfg.lr_decay or 1.0, lr_step=cfg.lr_step, weight_decay=cfg.weight_decay,
                start_epoch=start_epoch, history=history,
-               callbacks=_callbacks(cfg, ds, run, start_epoch + epochs, callbacks, quiet), device=device)
+               callbacks=_callbacks(cfg, run, ds, start_epoch + epochs, callbacks, quiet), device=device)
 
 
 def _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, quiet):
@@ -170,7 +189,7 @@ def _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, qu
     train_loss, train_acc = evaluate(model, train_iter, device)
     test_loss, test_acc = evaluate(model, test_iter, device)
     record = EpochRecord(1, 1.0, train_loss, train_acc, test_loss, test_acc, time.perf_counter() - start)
-    for cb in _callbacks(cfg, ds, run, 1, callbacks, quiet):
+    for cb in _callbacks(cfg, run, ds, 1, callbacks, quiet):
         cb.on_epoch_end(record, model, [record])
         cb.on_fit_end([record], model)
     return [record]
@@ -185,6 +204,7 @@ def train(cfg: TrainConfig, callbacks=(), quiet: bool = False, announce: Announc
     `announce(summary, run_dir)` is called once training is done, before the figures and the report
     are drawn (the CLI prints its final line there: the result shows without waiting for matplotlib).
     """
+    _check_extras(cfg)
     if cfg.data is not None:  # config.json records where the data are, valid from any directory
         cfg = dataclasses.replace(cfg, data=str(Path(cfg.data).expanduser().resolve()))
     ds = load_for(cfg)
@@ -211,6 +231,7 @@ def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False
     cfg = read_config(run, **overrides)
     if cfg.solver == "lbfgs":
         raise ConfigError(f"{run.path} was solved by L-BFGS to the optimum; there is nothing to continue")
+    _check_extras(cfg)
     with run:
         state, history, meta = run.load_checkpoint()
         ds = load_for(cfg, meta.get("stats"))

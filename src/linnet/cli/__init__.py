@@ -5,6 +5,7 @@
   evaluate.py  linnet evaluate   test loss, accuracy and per-class accuracy of a run
   predict.py   linnet predict    top-3 classes for image files
   losses.py    linnet losses     the L2 / L1 / Huber and LogSumExp figure
+  export.py    linnet export     the run's model as ONNX, preprocessing included
 
 Parsing imports nothing heavy (no torch, numpy or matplotlib), so `linnet --help` and every usage
 error answer at once; a command imports what it needs when it runs. Errors a user can cause
@@ -17,10 +18,10 @@ import os
 import signal
 import sys
 
-from linnet.cli import data, evaluate, losses, predict, train
+from linnet.cli import data, evaluate, export, losses, predict, train
 from linnet.errors import LinnetError, RunInterrupted, TrainingDiverged
 
-COMMANDS = (data, train, evaluate, predict, losses)
+COMMANDS = (data, train, evaluate, predict, losses, export)
 
 
 class Terminated(KeyboardInterrupt):

@@ -50,6 +50,9 @@ def add_parser(sub) -> None:
     p.add_argument("--runs-dir", default=TrainConfig.runs_dir)
     p.add_argument("--name", help="run directory name (default: <model>-<dataset>-<time>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
+    p.add_argument("--tensorboard", nargs="?", const="", metavar="DIR",
+                   help="log curves and weight images for TensorBoard: into RUN_DIR/tensorboard, or DIR/<run name> "
+                        "(needs linnet[tensorboard])")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
     p.set_defaults(run=run)
 
@@ -63,7 +66,7 @@ def run(args) -> int:
     if args.resume:
         result = experiment.resume(args.resume, epochs=cfg.epochs, quiet=args.quiet, announce=print_result,
                                    plots=None if cfg.plots else False, data_dir=cfg.data_dir, data=cfg.data,
-                                   device=None if cfg.device == "auto" else cfg.device)
+                                   device=None if cfg.device == "auto" else cfg.device, tensorboard=cfg.tensorboard)
     else:
         result = experiment.train(cfg, quiet=args.quiet, announce=print_result)
     print(f"report: {result.run_dir / 'report.html'}")
