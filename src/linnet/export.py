@@ -65,7 +65,7 @@ def preprocessing_for(run) -> Preprocessing:
     they were decoded to ((H, W), or (C, H, W) in colour); a table takes its raw feature columns, in
     the run's order, standardised inside the graph with the statistics its checkpoint stores.
     """
-    if run.config.data is not None:
+    if getattr(run.config, "data", None) is not None:  # getattr: a config-like object without the field
         if run.input_hw is not None:
             shape = tuple(run.input_hw) if (run.channels or 1) == 1 else (run.channels, *run.input_hw)
             return Preprocessing("images", "uint8", shape, scale=1.0 / 255.0)
