@@ -64,7 +64,9 @@ def test_an_image_folder_end_to_end(tmp_path, capsys):
 
 def test_an_rgb_folder_with_train_and_test_and_a_resize(tmp_path, capsys):
     root = write_folder(tmp_path / "rgb", split=True, colour=True)
-    _train(tmp_path, capsys, "--data", root, "--channels", "3", "--resize", "8x10", "--epochs", "2", "--name", "rgb")
+    _train(tmp_path, capsys, "--data", root, "--channels", "3", "--resize", "8x10", "--epochs", "2", "--name", "rgb",
+           "--tensorboard")                                                   # its weight pictures average the colours
+    assert list((tmp_path / "runs" / "rgb" / "tensorboard").glob("events.out.tfevents.*"))
     config = read_json(tmp_path / "runs" / "rgb" / "config.json")
     assert config["dataset"]["num_inputs"] == 3 * 8 * 10 and config["dataset"]["test"] == 12
     rc, out, _ = run_cli(["predict", tmp_path / "runs" / "rgb", root / "test" / "dog" / "000.png"], capsys)
