@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from linnet.data.sources import Split
+from linnet.data.dataset import Split
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

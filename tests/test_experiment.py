@@ -1,4 +1,4 @@
-"""The Python API of a whole run: linnet.experiment.train / resume / load_run."""
+"""The Python API of a whole run: linnet.experiment.train / resume, linnet.restore.load_run."""
 import subprocess
 import sys
 
@@ -9,7 +9,8 @@ from helpers_train import checkpoint_state, metrics_rows, no_plots, read_json, r
 from linnet.config import TrainConfig
 from linnet.data.loader import Loader
 from linnet.errors import ConfigError
-from linnet.experiment import RunInterrupted, RunResult, load_run, resolve_device, resume, train
+from linnet.experiment import RunInterrupted, RunResult, resume, train
+from linnet.restore import load_run, resolve_device
 from linnet.runs import LOCK, RunBusy
 from linnet.train import Callback, predict
 

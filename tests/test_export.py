@@ -12,7 +12,8 @@ import torch
 
 from conftest import write_fake_dataset
 from helpers_train import run_cli, skip_plots
-from linnet.experiment import load_for, load_run, loaders_for
+from linnet.experiment import load_for, loaders_for
+from linnet.restore import load_run
 from linnet.export import ExportError, Preprocessing, export_run, preprocessing_for, to_onnx
 from linnet.models import build_model
 from linnet.runs import RunDir

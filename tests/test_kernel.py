@@ -14,7 +14,7 @@ import torch
 import linnet
 from linnet.models import fast, kernel
 from linnet.data.loader import Loader
-from linnet.data.sources import Split
+from linnet.data.dataset import Split
 from linnet.errors import ConfigError, DataError
 from linnet.train import TrainingDiverged, _takes_rows, fit
 

@@ -9,7 +9,7 @@ import torch
 
 from conftest import write_fake_dataset
 from linnet.data.loader import Loader, load_data, load_data_fashion_mnist, parse_resize, timed_pass, to_float
-from linnet.data.sources import Split
+from linnet.data.dataset import Split
 from linnet.errors import ConfigError
 
 

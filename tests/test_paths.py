@@ -82,7 +82,7 @@ def test_a_csv_table_end_to_end_with_stored_standardisation(tmp_path, capsys):
     assert is_png(run / "weights.png") and is_png(run / "confusion.png") and not (run / "predictions.png").exists()
     _train(tmp_path, capsys, "--resume", run, "--epochs", "2")
     from linnet.data.tables import load_table
-    from linnet.experiment import load_run
+    from linnet.restore import load_run
     loaded = load_run(run)
     ds = load_table(path)
     assert loaded.features == ("a", "b", "c", "const") and loaded.stats == ds.stats    # from the checkpoint
@@ -264,7 +264,7 @@ def test_table_and_rgb_folder_runs_export_to_onnx_with_their_preprocessing(tmp_p
     colour folder's uint8 (3, H, W) pixels; onnxruntime agrees with linnet's own forward pass."""
     ort = pytest.importorskip("onnxruntime")
     from linnet.data.tables import standardise
-    from linnet.experiment import load_run
+    from linnet.restore import load_run
     from linnet.export import export_run
     cols = table_columns()
     del cols["price"]

@@ -14,6 +14,7 @@ import torch
 from conftest import (CUT, NOT_FOUND, OK, SERVER_ERROR, STANDARD_NAMES, WRONG_BYTES, fake_gz_bytes,
                       fake_source, unused_port_url, write_fake_dataset)
 from linnet.data import sources
+from linnet.data.dataset import Split
 from linnet.data.idx import write_idx
 from linnet.data.sources import (DIGIT_CLASSES, FASHION_MNIST_CLASSES, default_data_dir, load_dataset,
                                  load_digits_dataset)
@@ -447,7 +448,7 @@ def test_dataloader_batches_a_split_like_torchvisions_fashion_mnist(data_dir):
 
 
 def test_a_regression_split_hands_out_features_and_targets_as_they_are():
-    split = sources.Split(torch.randn(5, 2), torch.randn(5, 1))
+    split = Split(torch.randn(5, 2), torch.randn(5, 1))
     x, t = split[2]
     assert torch.equal(x, split.images[2]) and torch.equal(t, split.labels[2])
 

@@ -10,6 +10,7 @@ import torch
 from helpers_userdata import table_columns, write_table
 from linnet.data.tables import load_arrays, load_table
 from linnet.errors import DataError
+from linnet.extras import MissingExtra
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
@@ -101,8 +102,8 @@ def test_one_class_only_is_refused(tmp_path):
 def test_a_missing_pyarrow_names_the_extra(tmp_path, monkeypatch):
     path = write_table(tmp_path / "t.csv", {"x": np.arange(4.0), "y": np.arange(4) % 2})
     monkeypatch.setitem(sys.modules, "pyarrow", None)
-    with pytest.raises(DataError, match=r"t\.csv: reading CSV and Parquet needs pyarrow; install it with "
-                                        r"pip install 'linnet\[tables\]'"):
+    with pytest.raises(MissingExtra, match=r"t\.csv: reading CSV and Parquet needs the pyarrow package, which is "
+                                           r"not installed: pip install 'linnet\[tables\]'"):
         load_table(path)
 
 

@@ -6,7 +6,7 @@ import torch
 from helpers_train import tiny_split
 
 from linnet.data.loader import Loader
-from linnet.data.sources import Split
+from linnet.data.dataset import Split
 from linnet.data.synthetic import synthetic_data
 from linnet.models import build_model
 from linnet.train import Callback, EpochRecord, TrainingDiverged, evaluate, fit, predict

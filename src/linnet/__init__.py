@@ -3,12 +3,17 @@
 Where things live:
   functional.py                                  softmax, log-softmax, cross-entropy, losses, sgd: the math
   models/                                        one model, three ways: scratch, concise, fast (+ its kernel)
+  data/dataset.py                                Dataset / Split: the resident splits every source ends as
   data/idx.py, data/sources.py, data/loader.py   IDX files, named datasets, minibatches
+  data/paths.py, folders.py, tables.py, splits.py   --data PATH: image folders, CSV/Parquet/npz, the split
   data/synthetic.py                              y = Xw + b + noise
   schedules.py, solvers.py                       learning-rate schedules; lstsq and L-BFGS optima
   train.py, metrics.py, callbacks.py             fit / evaluate / predict; accuracy, Accumulator; callbacks
   experiment.py, runs.py, report.py              a whole run: run directory, checkpoints, report.html
+  restore.py                                     a run read back: settings, model at its last checkpoint
   plots.py, images.py                            figures; user images for predict
+  tablepredict.py, tableplots.py                 predict on a table's rows; a table run's weights chart
+  liveview.py                                    a figure redrawn live: in place in Jupyter, else a PNG + a line
   config.py, checks.py                           settings and their validation
   estimators.py                                  scikit-learn SoftmaxRegression / LinearRegression over models + fit
   export.py, tensorboard.py, extras.py           ONNX export; TensorBoard callback; optional packages
@@ -43,7 +48,7 @@ _EXPORTS = {
     "IDXError": ("linnet.errors", "IDXError"),
     "LinnetError": ("linnet.errors", "LinnetError"),
     "NotSupported": ("linnet.errors", "NotSupported"),
-    "load_run": ("linnet.experiment", "load_run"),
+    "load_run": ("linnet.restore", "load_run"),
     "resume_run": ("linnet.experiment", "resume"),
     "start_run": ("linnet.experiment", "train"),
     "Accumulator": ("linnet.metrics", "Accumulator"),

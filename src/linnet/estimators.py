@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from linnet.checks import check_choice, check_float, check_int
 from linnet.config import IMPLS
 from linnet.data.loader import Loader
-from linnet.data.sources import Split
+from linnet.data.dataset import Split
 from linnet.functional import softmax
 from linnet.models import build_model
 from linnet.solvers import lbfgs_softmax, lstsq_linear

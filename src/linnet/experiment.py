@@ -19,11 +19,13 @@ from linnet.checks import check_size
 from linnet.callbacks import ConsoleProgress, LivePlot, RunRecorder, draw_curves, in_notebook
 from linnet.config import TrainConfig
 from linnet.data.loader import Loader, to_float
-from linnet.data.sources import Dataset, Split, load_dataset
+from linnet.data.dataset import Dataset, Split
+from linnet.data.sources import load_dataset
 from linnet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
 from linnet.errors import ConfigError, RunInterrupted, TrainingDiverged
 from linnet.models import build_model
-from linnet.runs import CHECKPOINT, RunDir
+from linnet.restore import read_config, resolve_device, restore_model
+from linnet.runs import RunDir
 from linnet.train import EpochRecord, evaluate, fit
 
 
@@ -53,14 +55,6 @@ class RunResult:
     summary: dict
     model: object
     dataset: Dataset
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("The 'device' cuda was asked for, but torch sees no GPU; use --device cpu or auto.")
-    return torch.device(name)
 
 
 def synthetic_dataset(seed: int) -> Dataset:
@@ -236,7 +230,7 @@ def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False
         state, history, meta = run.load_checkpoint()
         ds = load_for(cfg, meta.get("stats"))
         device = resolve_device(cfg.device)
-        model = _restore_model(run, cfg, _num_inputs(cfg, ds), len(ds.classes) or 1, state, device)
+        model = restore_model(run, cfg, _num_inputs(cfg, ds), len(ds.classes) or 1, state, device)
         if "rng_state" in meta:
             torch.set_rng_state(meta["rng_state"])
         more = epochs if epochs is not None else cfg.resolved("epochs")
@@ -244,52 +238,6 @@ def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False
         history = _interruptible(run, lambda: _fit(cfg, model, ds, device, run, len(done), done, more,
                                                    callbacks, quiet), cfg.plots)
         return _finish(cfg, run, model, ds, history, device, announce)
-
-
-@dataclass
-class LoadedRun:
-    """A trained run read back from its directory: settings, model at its last checkpoint, class names."""
-    run_dir: Path
-    config: TrainConfig
-    model: object
-    classes: tuple[str, ...]
-    input_hw: tuple[int, int] | None
-    history: list[EpochRecord]
-    channels: int | None = None           # images: 1 or 3; None for feature vectors
-    features: tuple[str, ...] = ()        # a table's feature columns, in the model's order
-    stats: dict | None = None             # their standardisation (from the checkpoint); None: not standardised
-
-
-def read_config(run: RunDir, **overrides) -> TrainConfig:
-    settings = run.read_json("config.json").get("settings")
-    try:
-        return dataclasses.replace(TrainConfig(**settings), **{k: v for k, v in overrides.items() if v is not None})
-    except TypeError as exc:
-        raise ConfigError(f"{run.path / 'config.json'}: settings do not match this linnet ({exc})") from None
-
-
-def _restore_model(run: RunDir, cfg: TrainConfig, num_inputs: int, num_outputs: int, state, device):
-    """The run's model with the checkpoint's weights; a mismatch names the checkpoint file."""
-    model = build_model(cfg.model, cfg.impl, num_inputs, num_outputs, device=device)
-    try:
-        model.load_state_dict(state)
-    except ConfigError as exc:
-        raise ConfigError(f"{run.path / CHECKPOINT}: {exc}") from None
-    return model
-
-
-def load_run(run_dir, device: str = "cpu") -> LoadedRun:
-    """The model of a run directory at its last checkpoint (for evaluate and predict)."""
-    run = RunDir.open(run_dir)
-    cfg = read_config(run)
-    info = run.read_json("config.json").get("dataset", {})
-    state, history, meta = run.load_checkpoint()
-    num_inputs = int(info.get("num_inputs", 0))
-    classes = tuple(info.get("classes") or ())
-    model = _restore_model(run, cfg, num_inputs, len(classes) or 1, state, resolve_device(device))
-    hw = info.get("input_hw")
-    return LoadedRun(run.path, cfg, model, classes, tuple(hw) if hw else None, history,
-                     info.get("channels") or (1 if hw else None), tuple(info.get("features") or ()), meta.get("stats"))
 
 
 def _finish(cfg, run, model, ds, history, device, announce: Announce | None) -> RunResult:

@@ -59,7 +59,7 @@ class Preprocessing:
 
 
 def preprocessing_for(run) -> Preprocessing:
-    """The preprocessing a loaded run (linnet.experiment.LoadedRun) trained with.
+    """The preprocessing a loaded run (linnet.restore.LoadedRun) trained with.
 
     A run on your own data (--data): an image folder or .npz images take uint8 pixels at the size
     they were decoded to ((H, W), or (C, H, W) in colour); a table takes its raw feature columns, in
@@ -151,7 +151,7 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
     """Write the run's model as ONNX (default: RUN_DIR/model.onnx); returns the path written."""
     from linnet.atomic import atomic_write_bytes
     from linnet.checks import check_choice
-    from linnet.experiment import load_run
+    from linnet.restore import load_run
     check_choice("format", format, FORMATS)
     run = load_run(run_dir)
     if not run.history:

@@ -43,7 +43,7 @@ def read_rows(path: str | os.PathLike, features) -> np.ndarray:
 
 
 def predict_rows(run, path) -> tuple[list[str], list[list]]:
-    """(header, rows) of the predictions of a loaded run (linnet.experiment.load_run) on a table."""
+    """(header, rows) of the predictions of a loaded run (linnet.restore.load_run) on a table."""
     from linnet.data.tables import standardise
     X = standardise(read_rows(path, run.features), run.stats)                 # (n, d) float32
     out = run.model.forward(X)                                                # (n, k) logits or (n, 1)

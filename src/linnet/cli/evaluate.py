@@ -15,7 +15,8 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import dataclasses
 
-    from linnet.experiment import load_for, load_run, loaders_for
+    from linnet.experiment import load_for, loaders_for
+    from linnet.restore import load_run
     from linnet.metrics import confusion_matrix, per_class_accuracy
     from linnet.train import evaluate, predict_all
     run = load_run(args.run_dir)

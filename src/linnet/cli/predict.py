@@ -60,7 +60,7 @@ def _predict_table(run, args) -> int:
 
 
 def load_run_for_predict(run_dir):
-    from linnet.experiment import load_run
+    from linnet.restore import load_run
     run = load_run(run_dir)
     if run.input_hw is None and not run.features:
         raise ConfigError(f"{run_dir}: predict needs a softmax-regression run on images, or a run on a table; this one trained on synthetic data")

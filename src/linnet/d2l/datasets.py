@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from linnet.data.sources import FASHION_MNIST_CLASSES, Split, load_idx_dataset, missing_files
+from linnet.data.dataset import Split
+from linnet.data.sources import FASHION_MNIST_CLASSES, load_idx_dataset, missing_files
 from linnet.errors import ConfigError, DataError
 
 

@@ -14,7 +14,7 @@ import torch
 
 from linnet.checks import check_int
 from linnet.data import loader, synthetic
-from linnet.data.sources import Split
+from linnet.data.dataset import Split
 from linnet.errors import ConfigError
 
 # the book's spellings (linnet's dataset classes are the dataset's own: 'T-shirt/top', 'Trouser', ...)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from linnet.data.sources import Dataset, Split, load_dataset
+from linnet.data.dataset import Dataset, Split
+from linnet.data.sources import load_dataset
 from linnet.checks import check_size
 from linnet.errors import ConfigError
 

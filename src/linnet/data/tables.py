@@ -27,13 +27,9 @@ TASKS = ("classify", "regress")
 
 def read_table(path: Path):
     """The file as a pyarrow Table; a missing pyarrow or an unreadable file is one line."""
-    try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise DataError(f"{path}: reading CSV and Parquet needs pyarrow; install it with "
-                        "pip install 'linnet[tables]'") from None
+    from linnet.extras import require
+    pa = require("pyarrow", "tables", f"{path}: reading CSV and Parquet")
+    pacsv, pq = require("pyarrow.csv", "tables", "CSV"), require("pyarrow.parquet", "tables", "Parquet")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
@@ -136,7 +132,7 @@ def features_dataset(name: str, parts, features, task: str, where: str, stats: d
     features standardised with `stats`, else with the training split's own."""
     import torch
 
-    from linnet.data.sources import Dataset, Split
+    from linnet.data.dataset import Dataset, Split
     (X_tr, y_tr), (X_te, y_te) = parts
     notes = []
     if stats is None:
@@ -232,7 +228,7 @@ def load_arrays(path: str | os.PathLike, task: str = "classify", test_fraction: 
 
 
 def _image_arrays(path: Path, parts, task: str):
-    from linnet.data.sources import Dataset, make_split
+    from linnet.data.dataset import Dataset, make_split
     if task == "regress":
         raise DataError(f"{path}: holds images; linear regression trains on tables (--model softmax for images)")
     (X_tr, y_tr), (X_te, y_te) = parts
