@@ -199,3 +199,19 @@ def data_dir(tmp_path) -> Path:
     d = tmp_path / "data"
     write_fake_dataset(d, 50, 20, gz=True)
     return d
+
+
+@pytest.fixture
+def terminal(tmp_path, monkeypatch):
+    """Outside Jupyter: no IPython at all (importing it would fail), a fresh working directory, no
+    live-figure default path taken yet; pyplot figures the test opened are closed afterwards."""
+    import sys
+
+    from linnet import liveview
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    monkeypatch.setitem(sys.modules, "IPython.display", None)
+    monkeypatch.setattr(liveview, "_default_paths", set())
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

@@ -7,18 +7,10 @@ import pytest
 import torch
 from helpers_train import is_png
 
-from linnet import liveview
 from linnet.d2l.plotting import Animator, plot, plt, set_axes, set_figsize, show_images, use_svg_display
 
 
-@pytest.fixture(autouse=True)
-def headless(tmp_path, monkeypatch):
-    """Outside Jupyter, in a scratch directory; pyplot figures closed afterwards."""
-    monkeypatch.delitem(sys.modules, "IPython", raising=False)
-    monkeypatch.setattr(liveview, "_default_paths", set())
-    monkeypatch.chdir(tmp_path)
-    yield tmp_path
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("terminal")   # outside Jupyter, in a scratch directory (conftest)
 
 
 def test_set_figsize_sets_pyplots_default():
@@ -75,7 +67,7 @@ def test_show_images_draws_on_a_pyplot_figure_and_returns_its_axes():
     assert tuple(axes[0].figure.get_size_inches())[0] == pytest.approx(3 * 1.5)
 
 
-def test_animator_outside_jupyter_writes_its_png_and_a_line_per_point(headless):
+def test_animator_outside_jupyter_writes_its_png_and_a_line_per_point(terminal):
     out = io.StringIO()
     animator = Animator(xlabel="epoch", xlim=[1, 3], legend=["train loss", "test acc"])
     animator.view.out = out
@@ -83,30 +75,30 @@ def test_animator_outside_jupyter_writes_its_png_and_a_line_per_point(headless):
         animator.add(epoch, point)
     animator.flush()
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith(f"Animator: drawing to {headless / 'animator.png'}")
+    assert lines[0].startswith(f"Animator: drawing to {terminal / 'animator.png'}")
     assert lines[1:] == ["epoch 1: train loss 0.9000, test acc 0.5000", "epoch 2: train loss 0.6000",
                          "epoch 3: train loss 0.4000, test acc 0.8000"]
     assert animator.X == [[1, 2, 3], [1, 3]] and animator.Y == [[0.9, 0.6, 0.4], [0.5, 0.8]]   # None skipped
     assert [len(line.get_xdata()) for line in animator.axes[0].lines] == [3, 2]
-    assert is_png(headless / "animator.png")
+    assert is_png(terminal / "animator.png")
     assert plt.get_fignums() == []                                   # not a pyplot figure: no window, ever
 
 
-def test_animator_names_unnamed_curves_and_takes_a_path(headless):
+def test_animator_names_unnamed_curves_and_takes_a_path(terminal):
     out = io.StringIO()
-    animator = Animator(legend=["loss"], path=headless / "curves.png")
+    animator = Animator(legend=["loss"], path=terminal / "curves.png")
     animator.view.out = out
     animator.add(0.5, (1.0, 2.0))
     animator.add([1, 2], [3.0, 4.0])                                 # one x per curve
     assert out.getvalue().splitlines()[1:] == ["x 0.5: loss 1.0000, y2 2.0000", "x 1: loss 3.0000, y2 4.0000"]
     assert animator.X == [[0.5, 1], [0.5, 2]]
     animator.flush()
-    assert is_png(headless / "curves.png")
+    assert is_png(terminal / "curves.png")
 
 
-def test_a_second_animator_gets_its_own_file(headless):
+def test_a_second_animator_gets_its_own_file(terminal):
     first, second = Animator(), Animator()
     first.view.out = second.view.out = io.StringIO()
     first.add(1, 1.0)
     second.add(1, 2.0)
-    assert first.view.path == headless / "animator.png" and second.view.path == headless / "animator-2.png"
+    assert first.view.path == terminal / "animator.png" and second.view.path == terminal / "animator-2.png"

@@ -1,11 +1,9 @@
 import re
-import sys
 
 import pytest
 import torch
 from torch import nn
 
-from linnet import liveview
 from linnet.d2l.loaders import load_array
 from linnet.d2l.training import (Timer, accuracy, evaluate_accuracy, predict_ch3, train_ch3,
                                  train_epoch_ch3)
@@ -13,13 +11,7 @@ from linnet.errors import ConfigError, LinnetError, TrainingDiverged
 from linnet.functional import sgd
 
 
-@pytest.fixture(autouse=True)
-def terminal(tmp_path, monkeypatch):
-    """Outside Jupyter, in a scratch directory, headless."""
-    monkeypatch.delitem(sys.modules, "IPython", raising=False)
-    monkeypatch.setattr(liveview, "_default_paths", set())
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("terminal")   # outside Jupyter, in a scratch directory (conftest)
 
 
 def blobs(n=120, d=6, k=3, seed=0):

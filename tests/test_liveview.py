@@ -6,7 +6,6 @@ import pytest
 from helpers_train import is_png
 from matplotlib.figure import Figure
 
-from linnet import liveview
 from linnet.liveview import PNG, LiveFigure, default_path, in_notebook
 
 
@@ -14,16 +13,6 @@ def figure(n: int = 1) -> Figure:
     fig = Figure(figsize=(2, 1.5))
     fig.subplots().plot(range(n), range(n))
     return fig
-
-
-@pytest.fixture
-def terminal(tmp_path, monkeypatch):
-    """No IPython at all (importing it would fail), a fresh cwd, no default paths taken yet."""
-    monkeypatch.delitem(sys.modules, "IPython", raising=False)
-    monkeypatch.setitem(sys.modules, "IPython.display", None)
-    monkeypatch.setattr(liveview, "_default_paths", set())
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def test_outside_jupyter_the_png_is_written_and_its_path_said_once(terminal):

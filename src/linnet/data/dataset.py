@@ -6,8 +6,13 @@ Importing it is cheap (torch and numpy are imported when a split is made), like 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from linnet.errors import DataError
+
+if TYPE_CHECKING:   # annotations only: torch and numpy are imported when a split is made
+    import numpy as np
+    import torch
 
 
 @dataclass(frozen=True)
