@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from linnet.data import idx
 from linnet.data.idx import TYPE_CODES, parse_header, read_idx, write_idx
 from linnet.errors import IDXError, LinnetError
 
@@ -293,6 +294,81 @@ def test_write_is_atomic_when_the_disk_fills(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", real_fsync)
     assert path.read_bytes() == before  # the old file, whole
     assert [p.name for p in tmp_path.iterdir()] == ["labels.idx"]  # no temp file left
+
+
+# ---------------------------------------------------------------------------- bounded reading
+
+def test_only_a_regular_file_is_data(tmp_path):
+    (tmp_path / "zero").symlink_to("/dev/zero")
+    with pytest.raises(IDXError, match=r"^zero: is a character device, not a regular file; IDX data must be a "
+                                       r"regular file$"):
+        read_idx(tmp_path / "zero")
+    os.mkfifo(tmp_path / "pipe")   # O_NONBLOCK: refused at once, never waiting for a writer
+    for mmap in (False, True):
+        with pytest.raises(IDXError, match=r"^pipe: is a FIFO \(named pipe\), not a regular file"):
+            read_idx(tmp_path / "pipe", mmap=mmap)
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+@pytest.mark.parametrize("ndim", [65, 255])
+def test_more_dimensions_than_numpy_holds(tmp_path, mmap, ndim):
+    path = tmp_path / "deep.idx"
+    path.write_bytes(header(0x08, (1,) * ndim) + b"\x07")
+    with pytest.raises(IDXError, match=rf"^deep\.idx: header declares {ndim} dimensions; linnet reads IDX files "
+                                       rf"of at most {idx.MAX_DIMS} dimensions \(numpy's limit\)$"):
+        read_idx(path, mmap=mmap)
+
+
+def test_a_gzip_bomb_inflates_only_a_little_past_its_declared_size(tmp_path):
+    body = raw_idx(np.arange(10, dtype=np.uint8))
+    zeros = gzip.compress(bytes(1 << 20), mtime=0)
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(body, mtime=0) + zeros * 64)           # 64 MiB more than declared
+    with pytest.raises(IDXError, match=rf"^bomb\.gz: header says 10 = 10 bytes, but the gzip data inflates to more "
+                                       rf"than {10 + idx._EXCESS_SHOWN} \(a gzip bomb, or a damaged file\)$"):
+        read_idx(path)
+
+
+def test_a_gzip_header_declaring_more_than_the_limit_is_refused_before_inflating(tmp_path, monkeypatch):
+    monkeypatch.setattr(idx, "MAX_INFLATED_BYTES", 1 << 30)
+    path = tmp_path / "big.gz"
+    path.write_bytes(gzip.compress(header(0x08, (1 << 15, 1 << 15)), mtime=0))   # 1 GiB declared, header only
+    with pytest.raises(IDXError, match=r"^big\.gz: header says 32768x32768 = 1073741824 bytes, more than the 1 GiB "
+                                       r"linnet inflates from a \.gz file; decompress it \(gunzip\) and train with --mmap$"):
+        read_idx(path)
+
+
+def test_trailing_bytes_inside_gzip_are_counted_exactly_up_to_the_margin(tmp_path):
+    body = raw_idx(np.arange(6, dtype=np.uint8))
+    for extra in (1, idx._EXCESS_SHOWN):
+        path = tmp_path / f"t{extra}.gz"
+        path.write_bytes(gzip.compress(body + bytes(extra), mtime=0))
+        with pytest.raises(IDXError, match=rf"header says 6 = 6 bytes, file has {6 + extra}$"):
+            read_idx(path)
+
+
+def test_members_padding_and_large_pieces_read_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(idx, "_PIECE", 1000)          # many pieces per member
+    monkeypatch.setattr(idx, "_READ_CHUNK", 777)      # members and the header split across reads
+    a = (np.arange(30_000) % 251).astype(np.uint8).reshape(100, 300)
+    raw = raw_idx(a)
+    path = tmp_path / "multi.gz"
+    path.write_bytes(gzip.compress(raw[:5], mtime=0) + gzip.compress(raw[5:20000], mtime=0)
+                     + gzip.compress(raw[20000:], mtime=0) + bytes(3000))
+    out = read_idx(path)
+    np.testing.assert_array_equal(out, a)
+    assert out.flags.writeable
+    path.write_bytes(gzip.compress(raw, mtime=0) + bytes(100) + b"x")
+    with pytest.raises(IDXError, match=r"is not a valid gzip stream \(101 bytes of trailing garbage"):
+        read_idx(path)
+
+
+def test_a_raw_file_is_checked_before_its_payload_is_read(tmp_path, monkeypatch):
+    path = tmp_path / "sparse.idx"
+    path.write_bytes(header(0x08, (10,)))
+    os.truncate(path, 8 + (1 << 40))      # 1 TiB, sparse: reading it first would never end
+    with pytest.raises(IDXError, match=rf"^sparse\.idx: header says 10 = 10 bytes, file has {1 << 40}$"):
+        read_idx(path)
 
 
 # ---------------------------------------------------------------------------- fuzzing

@@ -173,3 +173,46 @@ def test_the_exif_orientation_of_a_photo_is_applied(tmp_path):
     x = load_image(path, (40, 40))[0]
     column_means, row_means = x.mean(0), x.mean(1)
     assert float(column_means.max()) > 0.4 and float(row_means.max()) < 0.3   # shown as a vertical bar
+
+
+def _padded_square_reference(grey: np.ndarray, size) -> torch.Tensor:
+    """The former way: pad to a max(h, w) float square, then resize it (fine for small images)."""
+    h, w = grey.shape
+    side = max(h, w)
+    square = np.zeros((side, side), dtype=np.float32)
+    square[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = grey / 255.0
+    x = torch.nn.functional.interpolate(torch.from_numpy(square)[None, None], size=size, mode="bilinear",
+                                        antialias=True, align_corners=False)
+    return x[0].clamp(0, 1)
+
+
+@pytest.mark.parametrize("h, w", [(20, 60), (60, 20), (37, 37), (9, 100)])
+def test_scaling_into_the_box_matches_padding_to_a_square(tmp_path, h, w):
+    a = bright_square_on_black(h, w)
+    x = load_image(save(tmp_path, "a.png", a, "L", "PNG"), (28, 28))
+    # the same picture, up to rounding at the edges of the centred image
+    assert float((x - _padded_square_reference(a, (28, 28))).abs().mean()) < 0.02
+
+
+@pytest.mark.parametrize("h, w", [(1, 3_000), (3_000, 1), (2, 10_000)])
+def test_an_extreme_aspect_ratio_makes_no_square_of_its_long_side(tmp_path, h, w):
+    import tracemalloc
+    path = save(tmp_path, "line.png", np.full((h, w), 255, dtype=np.uint8), "L", "PNG")   # white: inverted
+    tracemalloc.start()
+    try:
+        x = load_image(path, (28, 28))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert x.shape == (1, 28, 28) and float(x.max()) == 0.0      # a white line on white, inverted: all dark
+    assert peak < 4 * h * w + (1 << 20)      # a float square of the long side would be 36-400 MB here
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path, monkeypatch):
+    path = save(tmp_path, "big.jpg", bar_on_white(800, 1200), "L", "JPEG")
+    sizes = []
+    real = Image.Image.convert
+    monkeypatch.setattr(Image.Image, "convert", lambda self, *a, **k: sizes.append(self.size) or real(self, *a, **k))
+    x = load_image(path, (28, 28))
+    assert sizes and max(sizes) <= (150, 100)          # 1/8 scale: 150x100, never the full 1200x800
+    assert float(x[0, 13, 12:16].mean()) > 0.5         # the bar, inverted, still there

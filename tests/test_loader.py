@@ -177,3 +177,13 @@ def test_load_data_fashion_mnist(tmp_path, resize, hw):
     assert torch.equal(y, torch.from_numpy(arrays["test_labels"].astype(np.int64)))
     if resize is None:
         assert torch.equal(X[:, 0], torch.from_numpy(arrays["test_images"]).float() / 255)
+
+
+def test_a_batch_larger_than_the_split_is_the_whole_split():
+    """Buffers are sized by loader.batch_size (the fast model's workspace): it never exceeds the data."""
+    split = Split(torch.zeros(5, 2, 2, dtype=torch.uint8), torch.arange(5))
+    loader = Loader(split, 1_000_000_000, shuffle=True)
+    assert loader.batch_size == 5 and len(loader) == 1
+    assert [len(y) for _, y in loader] == [5]
+    assert Loader(split, 3).batch_size == 3
+    assert len(Loader(split, 1_000_000_000, drop_last=True)) == 0   # drop_last: no batch, as asked

@@ -11,6 +11,7 @@ import pytest
 import torch
 from helpers_train import rewrite_checkpoint_metadata
 
+from linnet import runs
 from linnet.errors import ConfigError
 from linnet.runs import CHECKPOINT, LOCK, CheckpointError, RunBusy, RunDir
 from linnet.train import EpochRecord
@@ -320,16 +321,17 @@ def test_a_second_run_of_a_live_name_is_told_it_is_busy_not_to_resume(tmp_path):
     import subprocess
     import sys
     run = RunDir.create(tmp_path, "live")
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run.path), SRC], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)   # a live process holding the run's lock
     try:
-        (run.path / LOCK).write_text(str(holder.pid))
+        assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(ConfigError, match=rf"live is being written by another linnet process \(pid {holder.pid}\); "
                                               r"pick another --name"):
             RunDir.create(tmp_path, "live")
     finally:
         holder.kill()
-        holder.wait()
-    with pytest.raises(ConfigError, match=r"already exists; resume it with --resume"):  # holder gone: stale lock
+        holder.communicate()
+    with pytest.raises(ConfigError, match=r"already exists; resume it with --resume"):  # holder gone: its lock with it
         RunDir.create(tmp_path, "live")
 
 
@@ -342,3 +344,53 @@ def test_taking_the_lock_clears_leftovers_of_a_killed_write(tmp_path):
     with run:
         pass
     assert not leftover.exists() and keep.read_bytes() == b"kept"
+
+
+# -- checkpoint header, read before the file ------------------------------------------------------
+
+def _with_header(path, header: bytes, body: bytes = b"") -> None:
+    path.write_bytes(len(header).to_bytes(8, "little") + header + body)
+
+
+def test_a_file_larger_than_its_header_declares_is_refused_unread(saved):
+    run, path = saved
+    size = path.stat().st_size
+    os.truncate(path, 64 << 20)    # sparse zeros after it (tests/faults/test_memory_bounds.py: 4 GiB, capped)
+    _assert_refused(run, path, rf"damaged checkpoint \(its header declares {size} bytes, the file has {64 << 20}\)")
+
+
+def test_a_header_declaring_more_than_any_checkpoint_is_refused(saved):
+    run, path = saved
+    header = json.dumps({"__metadata__": {"format": "x"},
+                         "model.W": {"dtype": "F64", "shape": [1 << 30], "data_offsets": [0, 8 << 30]}}).encode()
+    _with_header(path, header)
+    os.truncate(path, 8 + len(header) + (8 << 30))
+    _assert_refused(run, path, rf"larger than any linnet checkpoint \({runs.MAX_CHECKPOINT_BYTES} at most")
+
+
+@pytest.mark.parametrize("header, match", [
+    (b"[" * 50_000 + b"]" * 50_000, r"damaged checkpoint header \(RecursionError"),
+    (b'{"__metadata__": {}, "t": {"dtype": "F32"}}', r"damaged checkpoint header \(a tensor without data offsets"),
+    (b'{"__metadata__": {}, "t": {"data_offsets": [0, -4]}}', r"a tensor's offsets are not byte counts"),
+    (b'{"__metadata__": {}, "t": {"data_offsets": [0, "4"]}}', r"a tensor's offsets are not byte counts"),
+])
+def test_a_malformed_header_is_one_error(saved, header, match):
+    run, path = saved
+    _with_header(path, header)
+    _assert_refused(run, path, match)
+
+
+def test_a_header_length_beyond_safetensors_limit_is_refused(saved):
+    run, path = saved
+    path.write_bytes((100_000_001).to_bytes(8, "little") + b"{" + b" " * 64)
+    os.truncate(path, 100_000_100)
+    _assert_refused(run, path, r"damaged checkpoint header \(100000001 bytes, more than the 100000000 safetensors allows\)")
+
+
+def test_deeply_nested_metadata_json_is_one_error(saved):
+    run, path = saved
+    from safetensors.torch import save
+    tensors = {"model.W": torch.zeros(2, 2)}
+    path.write_bytes(save(tensors, metadata={"format": "linnet-checkpoint/1", "epoch": "0",
+                                             "history": "[" * 50_000 + "]" * 50_000, "meta": "{}"}))
+    _assert_refused(run, path, r"checkpoint metadata is damaged or edited \(maximum recursion depth")

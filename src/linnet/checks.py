@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from linnet.errors import ConfigError
 
+# Documented limits (README, "Limits"): every size a user or a file gives is bounded before anything is
+# allocated by it. An image side of 1024 is 37 times Fashion-MNIST's 28, and 1024x1024 RGB inputs x 10
+# classes is 31M weights. 2**26 weights (256 MiB in float32) is 8500 times Fashion-MNIST's model.
+MAX_SIDE = 1024
+MAX_PARAMETERS = 1 << 26
+
 
 def check_int(name: str, value, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -36,9 +42,17 @@ def check_size(name: str, value) -> tuple[int, int] | None:
     def positive_int(s) -> bool:
         return isinstance(s, int) and not isinstance(s, bool) and s >= 1
 
-    if positive_int(value):
-        return (value, value)
-    size = tuple(value) if isinstance(value, (tuple, list)) else ()  # 2.5, True, "28": not sizes
-    if len(size) != 2 or not all(positive_int(s) for s in size):
+    size = (value, value) if positive_int(value) else tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(size) != 2 or not all(positive_int(s) for s in size):  # 2.5, True, "28": not sizes
         raise ConfigError(f"The '{name}' parameter must be a positive int or (height, width). Got {value!r}.")
+    if max(size) > MAX_SIDE:
+        raise ConfigError(f"The '{name}' parameter must be at most {MAX_SIDE} a side (linnet's limit on an "
+                          f"image size). Got {value!r}.")
     return size
+
+
+def check_parameters(num_inputs: int, num_outputs: int, where: str = "the model") -> None:
+    """A model's weights, bounded before they are allocated (a hand-edited config.json, a huge --resize)."""
+    if num_inputs * num_outputs > MAX_PARAMETERS:
+        raise ConfigError(f"{where}: {num_inputs} inputs x {num_outputs} outputs = {num_inputs * num_outputs} "
+                          f"weights, more than the {MAX_PARAMETERS} linnet allows in one model")

@@ -42,6 +42,7 @@ class DataConfig:
         check_int("batch_size", self.batch_size, 1)
         if self.resize is not None:
             check_int("resize", self.resize, 1)
+            check_size("resize", self.resize)
         check_int("seed", self.seed, 0)
 
 
@@ -119,10 +120,9 @@ class TrainConfig:
         check_int("seed", self.seed, 0)
         if isinstance(self.resize, list):  # read back from config.json
             object.__setattr__(self, "resize", tuple(self.resize))
-        if isinstance(self.resize, tuple):
-            check_size("resize", self.resize)
-        elif self.resize is not None:
+        if self.resize is not None and not isinstance(self.resize, tuple):
             check_int("resize", self.resize, 1)
+        check_size("resize", self.resize)  # a pair, and at most MAX_SIDE a side
         check_choice("device", self.device, DEVICES)
         if self.tensorboard is not None and not isinstance(self.tensorboard, str):
             raise ConfigError(f"The 'tensorboard' parameter must be a directory (str) or None. "

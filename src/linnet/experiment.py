@@ -205,6 +205,9 @@ def train(cfg: TrainConfig, callbacks=(), quiet: bool = False, announce: Announc
     if not quiet:
         for note in ds.notes:
             print(f"note: {note}", file=sys.stderr)
+        if cfg.solver == "sgd" and cfg.resolved("batch_size") > len(ds.train):  # linnet.data.loader clamps it
+            print(f"note: --batch-size {cfg.resolved('batch_size')} is more than the {len(ds.train)} training "
+                  "samples: each step takes the whole training set", file=sys.stderr)
     device = resolve_device(cfg.device)
     g = torch.Generator().manual_seed(cfg.seed)
     model = build_model(cfg.model, cfg.impl, _num_inputs(cfg, ds), len(ds.classes) or 1, generator=g, device=device)

@@ -2,7 +2,9 @@
 
 Fashion-MNIST and MNIST are light objects on a black background, centred in a square. A photo is
 usually the opposite, so an image whose border is brighter than mid-grey is inverted. It is then
-made grey, padded to a square and resized to the model's input size.
+made grey, scaled so that its longer side fits the model's input, and centred on black (as if padded
+to a square first, but without ever making that square: a 1x40,000,000 image costs its 40 MB, not a
+40M x 40M square). A JPEG is decoded straight at a reduced scale when that is all the model needs.
 """
 from __future__ import annotations
 
@@ -21,11 +23,13 @@ class ImageError(LinnetError):
     """One image file could not be used; the message names it."""
 
 
-def read_image(path: str | os.PathLike, channels: int = 1) -> np.ndarray:
+def read_image(path: str | os.PathLike, channels: int = 1, fit: tuple[int, int] | None = None) -> np.ndarray:
     """One image file as uint8 (H, W) grey or (H, W, 3) RGB, as a viewer shows it; errors name the file.
 
     Shared by `linnet predict` (below) and image folders (linnet.data.folders): one place decides
-    how odd files (transparency, 16-bit grey, EXIF rotation, huge sizes) become pixels.
+    how odd files (transparency, 16-bit grey, EXIF rotation, huge sizes) become pixels. The size the
+    header declares is checked before anything is decoded. `fit` (H, W): the caller will scale the
+    image into that box, so a JPEG may be decoded at 1/2, 1/4 or 1/8 scale (never below the box).
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
     path = Path(path)
@@ -38,6 +42,8 @@ def read_image(path: str | os.PathLike, channels: int = 1) -> np.ndarray:
             if im.width * im.height > MAX_PIXELS:
                 raise ImageError(f"{path}: {im.width}x{im.height} pixels is larger than the "
                                  f"{MAX_PIXELS // 1_000_000} megapixels linnet accepts")
+            if fit is not None and im.format == "JPEG":
+                im.draft("L" if channels == 1 else "RGB", _draft_size(im, fit))
             im = ImageOps.exif_transpose(im)  # a phone photo's orientation tag, applied
             if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
                 # transparent background: flatten onto white, as a viewer shows it (not black)
@@ -56,16 +62,33 @@ def read_image(path: str | os.PathLike, channels: int = 1) -> np.ndarray:
         raise ImageError(f"{path}: cannot be read as an image ({exc})") from None
 
 
+def _scaled(h: int, w: int, size: tuple[int, int]) -> tuple[int, int]:
+    """(h, w) scaled as padding to a max(h, w) square and resizing that to `size` would scale it."""
+    side = max(h, w)
+    return max(1, round(h * size[0] / side)), max(1, round(w * size[1] / side))
+
+
+def _draft_size(im, fit: tuple[int, int]) -> tuple[int, int]:
+    """The (width, height) a JPEG's decoder must keep at least, in the file's own orientation."""
+    rotated = im.getexif().get(0x0112) in (5, 6, 7, 8)          # EXIF orientations that swap the sides
+    h, w = (im.width, im.height) if rotated else (im.height, im.width)
+    nh, nw = _scaled(h, w, fit)
+    return (nh, nw) if rotated else (nw, nh)
+
+
 def load_image(path: str | os.PathLike, size: tuple[int, int]) -> torch.Tensor:
     """(1, H, W) float32 in [0, 1], light object on dark background, like the training images."""
-    grey = read_image(path, 1).astype(np.float32) / 255.0
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    if border.mean() > 0.5:
-        grey = 1.0 - grey
+    from PIL import Image
+    grey = read_image(path, 1, fit=size)                                      # (h, w) uint8
     h, w = grey.shape
-    side = max(h, w)
-    square = np.zeros((side, side), dtype=np.float32)
-    square[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = grey
-    x = torch.from_numpy(square)[None, None]  # (1, 1, side, side)
-    x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-    return x[0].clamp_(0.0, 1.0)
+    border = int(grey[0].sum()) + int(grey[-1].sum()) + int(grey[:, 0].sum()) + int(grey[:, -1].sum())
+    if border > 127.5 * (2 * h + 2 * w):                        # a border brighter than mid-grey
+        grey = 255 - grey
+    nh, nw = _scaled(h, w, size)
+    # Pillow's bilinear resize is antialiased (its filter widens when it shrinks), on uint8, in place of
+    # a float square of the input's longer side
+    small = np.asarray(Image.fromarray(grey).resize((nw, nh), Image.BILINEAR, reducing_gap=3.0))  # (nh, nw)
+    out = torch.zeros(1, *size)                                               # (1, H, W) black
+    top, left = (size[0] - nh) // 2, (size[1] - nw) // 2
+    out[0, top:top + nh, left:left + nw] = torch.from_numpy(small.astype(np.float32) / 255.0)
+    return out

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from linnet.checks import check_parameters
 from linnet.config import TrainConfig
 from linnet.errors import ConfigError
 from linnet.models import build_model
@@ -64,6 +65,7 @@ def load_run(run_dir, device: str = "cpu") -> LoadedRun:
     state, history, meta = run.load_checkpoint()
     num_inputs = int(info.get("num_inputs", 0))
     classes = tuple(info.get("classes") or ())
+    check_parameters(num_inputs, len(classes) or 1, str(run.path / "config.json"))  # before allocating them
     model = restore_model(run, cfg, num_inputs, len(classes) or 1, state, resolve_device(device))
     hw = info.get("input_hw")
     return LoadedRun(run.path, cfg, model, classes, tuple(hw) if hw else None, history,

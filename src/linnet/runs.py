@@ -20,39 +20,20 @@ from pathlib import Path
 import torch
 
 from linnet.atomic import atomic_write_bytes, atomic_write_text
+from linnet.checks import MAX_PARAMETERS
 from linnet.errors import ConfigError, LinnetError
+from linnet.runlock import LOCK, RunBusy, acquire, holder, release
 from linnet.train import EpochRecord
 
 CHECKPOINT = "checkpoint.safetensors"
 CHECKPOINT_FORMAT = "linnet-checkpoint/1"
-LOCK = ".lock"
+_MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit on its JSON header
+# weights (float64 at most) of the largest model build_model makes, the RNG state, and the header
+MAX_CHECKPOINT_BYTES = 8 * MAX_PARAMETERS + (1 << 20) + _MAX_HEADER_BYTES
 
 
 class CheckpointError(LinnetError):
     """A checkpoint is missing, truncated, edited or not ours; nothing is overwritten."""
-
-
-class RunBusy(LinnetError):
-    """Another live process holds the run directory."""
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _lock_holder(run_path: Path) -> int | None:
-    """The pid of the live process holding the run's lock, None when free or stale."""
-    try:
-        pid = int((run_path / LOCK).read_text().strip() or 0)
-    except (OSError, ValueError):
-        return None
-    return pid if pid and _pid_alive(pid) else None
 
 
 class RunDir:
@@ -71,10 +52,11 @@ class RunDir:
         try:
             (runs_dir / name).mkdir()  # atomic: of two runs with one name, the second fails here
         except FileExistsError:
-            pid = _lock_holder(runs_dir / name)
+            pid = holder(runs_dir / name)
             if pid is not None:
+                who = f"pid {pid}" if pid > 0 else "pid unknown"
                 raise ConfigError(f"run directory {runs_dir / name} is being written by another linnet "
-                                  f"process (pid {pid}); pick another --name") from None
+                                  f"process ({who}); pick another --name") from None
             raise ConfigError(f"run directory {runs_dir / name} already exists; resume it with "
                               f"--resume {runs_dir / name}, or pick another --name") from None
         except OSError as exc:
@@ -92,25 +74,13 @@ class RunDir:
 
     # -- lock: one live writer per run directory --------------------------------------------------
     def __enter__(self) -> "RunDir":
-        lock = self.path / LOCK
-        for _ in range(2):
-            try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                pid = _lock_holder(self.path)
-                if pid is not None and pid != os.getpid():
-                    raise RunBusy(f"{self.path} is in use by another linnet process (pid {pid})") from None
-                lock.unlink(missing_ok=True)  # stale: its process is gone (killed), take over
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(str(os.getpid()))
-            for leftover in self.path.glob(".*.tmp"):  # a write cut short by kill -9; never a final name
-                leftover.unlink(missing_ok=True)
-            return self
-        raise RunBusy(f"{self.path}: could not take the lock {lock}")
+        self._lock_fd = acquire(self.path)  # an OS lock (linnet.runlock): released even by kill -9
+        for leftover in self.path.glob(".*.tmp"):  # a write cut short by kill -9; never a final name
+            leftover.unlink(missing_ok=True)
+        return self
 
     def __exit__(self, *exc) -> None:
-        (self.path / LOCK).unlink(missing_ok=True)
+        release(self.path, self._lock_fd)
 
     # -- plain files ------------------------------------------------------------------------------
     def write_json(self, name: str, obj) -> None:
@@ -146,9 +116,8 @@ class RunDir:
         path = self.path / CHECKPOINT
         if not path.is_file():
             raise CheckpointError(f"{path}: no checkpoint to resume from (the first epoch never completed)")
-        data = path.read_bytes()
         where = f"{path}"
-        metadata = _safetensors_metadata(data, where)
+        data, metadata = _read_checkpoint(path, where)
         from safetensors import SafetensorError
         from safetensors.torch import load
         try:
@@ -162,7 +131,7 @@ class RunDir:
             history = [EpochRecord(**row) for row in json.loads(metadata["history"])]
             meta = json.loads(metadata["meta"])
             epoch = int(metadata["epoch"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
             raise CheckpointError(f"{where}: checkpoint metadata is damaged or edited ({exc})") from None
         if epoch != len(history) or [r.epoch for r in history] != list(range(1, epoch + 1)):
             raise CheckpointError(f"{where}: checkpoint says epoch {epoch} but its history has "
@@ -195,21 +164,51 @@ def _digest(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:
     return h.hexdigest()
 
 
-def _safetensors_metadata(data: bytes, where: str) -> dict[str, str]:
-    """Read the JSON header of a safetensors file (8-byte length, then JSON) without trusting it."""
-    if len(data) < 8:
-        raise CheckpointError(f"{where}: truncated checkpoint ({len(data)} bytes)")
-    (n,) = struct.unpack("<Q", data[:8])
-    if n > len(data) - 8:
-        if data[:4] == b"PK\x03\x04" or (data[0] == 0x80 and 2 <= data[1] <= 5):  # zip (torch.save) or pickle
-            raise CheckpointError(f"{where}: a pickle (torch.save) file, not a safetensors checkpoint; refused "
-                                  "without unpickling it, since unpickling can run code")
-        raise CheckpointError(f"{where}: truncated checkpoint (header of {n} bytes, file has {len(data)})")
+def _read_checkpoint(path: Path, where: str) -> tuple[bytes, dict[str, str]]:
+    """(the file's bytes, its metadata), read only once the header holds: the 8-byte header length is
+    bounded, the JSON header parsed (nesting bounded), and the file's size must be what the header
+    declares and within MAX_CHECKPOINT_BYTES. A huge or sparse file is refused before it is read."""
     try:
-        header = json.loads(data[8:8 + n])
-    except ValueError as exc:
-        raise CheckpointError(f"{where}: damaged checkpoint header ({exc})") from None
-    meta = header.get("__metadata__") if isinstance(header, dict) else None
-    if not isinstance(meta, dict):
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            start = f.read(8)
+            if len(start) < 8:
+                raise CheckpointError(f"{where}: truncated checkpoint ({len(start)} bytes)")
+            (n,) = struct.unpack("<Q", start)
+            if n > min(size - 8, _MAX_HEADER_BYTES):
+                if start[:4] == b"PK\x03\x04" or (start[0] == 0x80 and 2 <= start[1] <= 5):  # zip or pickle
+                    raise CheckpointError(f"{where}: a pickle (torch.save) file, not a safetensors checkpoint; "
+                                          "refused without unpickling it, since unpickling can run code")
+                if n > size - 8:
+                    raise CheckpointError(f"{where}: truncated checkpoint (header of {n} bytes, file has {size})")
+                raise CheckpointError(f"{where}: damaged checkpoint header ({n} bytes, more than the "
+                                      f"{_MAX_HEADER_BYTES} safetensors allows)")
+            head = f.read(n)
+            header, body = _parse_header(head, where)
+            if 8 + n + body != size:
+                raise CheckpointError(f"{where}: damaged checkpoint (its header declares {8 + n + body} bytes, "
+                                      f"the file has {size})")
+            if size > MAX_CHECKPOINT_BYTES:
+                raise CheckpointError(f"{where}: {size} bytes, larger than any linnet checkpoint "
+                                      f"({MAX_CHECKPOINT_BYTES} at most, see linnet.checks.MAX_PARAMETERS)")
+            data = start + head + f.read(body)
+    except OSError as exc:
+        raise CheckpointError(f"{where}: cannot be read ({exc.strerror or exc})") from None
+    return data, header["__metadata__"]
+
+
+def _parse_header(head: bytes, where: str) -> tuple[dict, int]:
+    """(the JSON header, bytes of tensor data it declares); any malformed header is one CheckpointError."""
+    try:
+        header = json.loads(head)
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+        raise CheckpointError(f"{where}: damaged checkpoint header ({type(exc).__name__}: {exc})") from None
+    if not isinstance(header, dict) or not isinstance(header.get("__metadata__"), dict):
         raise CheckpointError(f"{where}: not a linnet checkpoint (no metadata)")
-    return meta
+    try:
+        ends = [entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"]
+    except (TypeError, KeyError, IndexError) as exc:
+        raise CheckpointError(f"{where}: damaged checkpoint header (a tensor without data offsets: {exc})") from None
+    if not all(isinstance(e, int) and not isinstance(e, bool) and e >= 0 for e in ends):
+        raise CheckpointError(f"{where}: damaged checkpoint header (a tensor's offsets are not byte counts)")
+    return header, max(ends, default=0)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import stat
 import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from linnet.atomic import atomic_write_bytes
+from linnet.data.mapped import lease
 from linnet.errors import IDXError
 
 # type code -> big-endian numpy dtype of the payload
@@ -29,6 +32,14 @@ TYPE_CODES: dict[int, np.dtype] = {
 }
 _CODE_OF = {dt.newbyteorder("=").str[1:]: code for code, dt in TYPE_CODES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
+_MAX_HEADER = 4 + 4 * 255          # the longest IDX header: 255 dimensions
+MAX_DIMS = 64 if int(np.__version__.split(".")[0]) >= 2 else 32   # numpy's most dimensions an array has
+# The most bytes a .gz IDX file may inflate to (it is inflated into memory; larger sets: gunzip + --mmap).
+# 4 GiB is ~90 times Fashion-MNIST's training images.
+MAX_INFLATED_BYTES = 4 << 30
+_READ_CHUNK = 1 << 20              # compressed bytes read at a time
+_PIECE = 16 << 20                  # inflated bytes at most per zlib call: memory stays bounded
+_EXCESS_SHOWN = 1 << 16            # bytes past the declared size still counted, for the message
 
 
 def _fail(path: Path | str, problem: str) -> IDXError:
@@ -41,39 +52,120 @@ def _unreadable(path: Path, exc: OSError) -> IDXError:
     return _fail(path, f"cannot be read ({exc.strerror or exc})")
 
 
-def _gunzip(raw: bytes) -> bytes:
-    """Every member of a gzip stream, via zlib directly (gzip.decompress is ~1.4x slower here)."""
-    parts = []
-    while True:
-        inflater = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer, CRC checked
-        parts.append(inflater.decompress(raw))
-        if not inflater.eof:
-            raise EOFError("the compressed data ends early: the file is truncated")
-        raw = inflater.unused_data
-        if not raw.strip(b"\x00"):  # nothing, or the zero padding gzip allows after a member
-            return parts[0] if len(parts) == 1 else b"".join(parts)
-        if raw[:2] != _GZIP_MAGIC:
-            raise OSError(f"{len(raw)} bytes of trailing garbage after the gzip data")
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
-def _read_bytes(path: Path) -> bytes | bytearray:
-    """The file's IDX bytes: inflated from gzip (bytes), or read as is into a writable bytearray."""
+def open_data_file(path: Path) -> tuple[BinaryIO, int]:
+    """(binary file, size in bytes): the one place data files are opened. Only a regular file is data:
+    a FIFO would wait for a writer forever and /dev/zero would never end, so both are refused by name."""
     try:
-        with open(path, "rb") as f:
-            raw = bytearray(os.fstat(f.fileno()).st_size)
-            del raw[f.readinto(raw):]  # one copy out of the page cache, and ours to hand to torch
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once instead of awaiting a writer
     except OSError as exc:
         raise _unreadable(path, exc) from None
-    if not raw:  # say so, whatever the name: an interrupted copy leaves an empty NAME.gz
-        raise _fail(path, "is empty, expected an IDX header")
-    if raw[:2] == _GZIP_MAGIC:
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise _fail(path, "is a directory, expected an IDX file")
+        kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a plain file")
+        raise _fail(path, f"is {kind}, not a regular file; IDX data must be a regular file")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb"), st.st_size
+
+
+def _skip_padding(f: BinaryIO, rest: bytes) -> None:
+    """After the last gzip member only zero bytes may follow (gzip allows the padding); read in chunks."""
+    count, garbage = 0, False
+    while rest:
+        count, garbage = count + len(rest), garbage or bool(rest.strip(b"\x00"))
+        rest = f.read(_READ_CHUNK)
+    if garbage:
+        raise OSError(f"{count} bytes of trailing garbage after the gzip data")
+
+
+def _inflate(f: BinaryIO, path: Path) -> tuple[bytearray, int]:
+    """(buffer, bytes inflated): every gzip member of `f`, inflated piece by piece (zlib, CRC checked).
+
+    The IDX header, once inflated, says how many bytes to expect: the buffer is allocated once at that
+    size, and inflating stops a little past it. So a gzip bomb (a few MB that inflate to many GB) costs
+    what its header declares, and a header declaring more than MAX_INFLATED_BYTES is refused at once.
+    """
+    head, out = bytearray(), None  # inflated bytes until the header is whole; then the preallocated file
+    expected = filled = total = 0
+    inflater = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer
+    pending, at_end = b"", False
+    while True:
+        if inflater.eof:  # a member ended: another member, zero padding, or garbage
+            if len(pending) < 2 and not at_end:
+                more = f.read(_READ_CHUNK)
+                pending, at_end = pending + more, not more
+            if pending[:2] != _GZIP_MAGIC:
+                _skip_padding(f, pending)
+                break
+            inflater = zlib.decompressobj(wbits=31)
+        if not pending and not at_end:
+            pending = f.read(_READ_CHUNK)
+            at_end = not pending
+        room = _PIECE if out is None else max(1, min(_PIECE, expected + _EXCESS_SHOWN + 1 - total))
+        piece = inflater.decompress(pending, room)
+        pending = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
+        if not piece and not pending and at_end and not inflater.eof:
+            raise EOFError("the compressed data ends early: the file is truncated")
+        total += len(piece)
+        if out is None:
+            head += piece
+            if len(head) >= 4 and len(head) >= 4 + 4 * head[3]:  # the whole header: the size to expect
+                dtype, shape, header_len = parse_header(head, path)
+                payload = _declared_bytes(path, dtype, shape)
+                if payload > MAX_INFLATED_BYTES - header_len:
+                    raise _fail(path, f"header says {_dims(shape)} = {payload} bytes, more than the "
+                                      f"{MAX_INFLATED_BYTES >> 30} GiB linnet inflates from a .gz file; "
+                                      "decompress it (gunzip) and train with --mmap")
+                expected, out = header_len + payload, bytearray(header_len + payload)
+                filled = min(len(head), expected)
+                out[:filled] = head[:filled]
+        else:
+            take = min(len(piece), expected - filled)
+            out[filled:filled + take] = memoryview(piece)[:take]
+            filled += take
+        if out is not None and total > expected + _EXCESS_SHOWN:
+            raise _fail(path, f"header says {_dims(shape)} = {payload} bytes, but the gzip data inflates to "
+                              f"more than {payload + _EXCESS_SHOWN} (a gzip bomb, or a damaged file)")
+    return (head if out is None else out), total
+
+
+def _read_bytes(path: Path) -> tuple[bytearray, int]:
+    """(buffer, length): the file's IDX bytes, inflated from gzip or read as they are, into a writable
+    buffer; the header is checked against the file's size before the payload is read or inflated."""
+    f, size = open_data_file(path)
+    with f:
+        if size == 0:  # say so, whatever the name: an interrupted copy leaves an empty NAME.gz
+            raise _fail(path, "is empty, expected an IDX header")
         try:
-            return _gunzip(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise _fail(path, f"is not a valid gzip stream ({exc})") from None
-    if path.suffix == ".gz":
-        raise _fail(path, "is named .gz but is not gzip-compressed (no gzip magic bytes)")
-    return raw
+            head = f.read(_MAX_HEADER)
+            if head[:2] == _GZIP_MAGIC:
+                try:
+                    f.seek(0)
+                    return _inflate(f, path)
+                except (EOFError, zlib.error) as exc:
+                    raise _fail(path, f"is not a valid gzip stream ({exc})") from None
+                except OSError as exc:  # _skip_padding's garbage, or a read error mid-file
+                    raise _fail(path, f"is not a valid gzip stream ({exc.strerror or exc})") from None
+            if path.suffix == ".gz":
+                raise _fail(path, "is named .gz but is not gzip-compressed (no gzip magic bytes)")
+            dtype, shape, header_len = parse_header(head, path)
+            _check_payload(path, dtype, shape, size - header_len)
+            raw = bytearray(size)  # one copy out of the page cache, and ours to hand to torch
+            raw[:len(head)] = head
+            got = len(head) + f.readinto(memoryview(raw)[len(head):])
+        except OSError as exc:
+            raise _unreadable(path, exc) from None
+    return raw, got
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "x".join(str(s) for s in shape)
 
 
 def parse_header(data: bytes | memoryview, path: Path | str = "<bytes>") -> tuple[np.dtype, tuple[int, ...], int]:
@@ -97,14 +189,21 @@ def parse_header(data: bytes | memoryview, path: Path | str = "<bytes>") -> tupl
     return TYPE_CODES[code], tuple(int(s) for s in shape), header_len
 
 
+def _declared_bytes(path: Path | str, dtype: np.dtype, shape: tuple[int, ...]) -> int:
+    """The payload's size as the header declares it (Python ints: a 64-bit product could wrap to 0)."""
+    if len(shape) > MAX_DIMS:  # IDX allows 255; numpy arrays stop at MAX_DIMS
+        raise _fail(path, f"header declares {len(shape)} dimensions; linnet reads IDX files of at most "
+                          f"{MAX_DIMS} dimensions (numpy's limit)")
+    return math.prod(shape) * dtype.itemsize
+
+
 def _check_payload(path: Path | str, dtype: np.dtype, shape: tuple[int, ...], payload_len: int) -> None:
-    expected = math.prod(shape) * dtype.itemsize  # Python ints: a 64-bit product could wrap to 0
-    dims = "x".join(str(s) for s in shape)
+    expected = _declared_bytes(path, dtype, shape)
     if payload_len != expected:
-        raise _fail(path, f"header says {dims} = {expected} bytes, file has {payload_len}")
+        raise _fail(path, f"header says {_dims(shape)} = {expected} bytes, file has {payload_len}")
     # numpy refuses a shape whose non-zero sizes overflow, even when a zero size makes it empty
     if math.prod(s for s in shape if s) * dtype.itemsize > np.iinfo(np.intp).max:
-        raise _fail(path, f"header says {dims}: the non-zero sizes are too large for an array")
+        raise _fail(path, f"header says {_dims(shape)}: the non-zero sizes are too large for an array")
 
 
 def read_idx(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
@@ -115,23 +214,26 @@ def read_idx(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
     """
     path = Path(path)
     if mmap:
-        try:
-            with open(path, "rb") as f:
-                head = f.read(4 + 4 * 255)
-        except OSError as exc:
-            raise _unreadable(path, exc) from None
+        f, size = open_data_file(path)
+        with f:
+            try:
+                head = f.read(_MAX_HEADER)
+            except OSError as exc:
+                raise _unreadable(path, exc) from None
         if head[:2] == _GZIP_MAGIC:
             raise _fail(path, "is gzip-compressed and cannot be memory-mapped; decompress it first (gunzip)")
         dtype, shape, header_len = parse_header(head, path)
-        _check_payload(path, dtype, shape, path.stat().st_size - header_len)
+        _check_payload(path, dtype, shape, size - header_len)
         # copy-on-write: writable for torch.from_numpy, yet never written back to the file
-        return np.memmap(path, dtype=dtype, mode="c", offset=header_len, shape=shape)
-    data = _read_bytes(path)
-    dtype, shape, header_len = parse_header(data, path)
-    _check_payload(path, dtype, shape, len(data) - header_len)
-    array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(shape)
-    if isinstance(data, bytearray) and dtype.isnative:
-        return array  # uint8 / int8 of a raw file: already writable and ours, no second copy
+        array = np.memmap(path, dtype=dtype, mode="c", offset=header_len, shape=shape)
+        array.lease = lease(path)  # held while the array lives: another process truncating it is stopped
+        return array
+    data, length = _read_bytes(path)
+    dtype, shape, header_len = parse_header(memoryview(data)[:length], path)
+    _check_payload(path, dtype, shape, length - header_len)
+    array = np.frombuffer(data, dtype=dtype, offset=header_len, count=math.prod(shape)).reshape(shape)
+    if dtype.isnative:
+        return array  # uint8 / int8: the buffer is already writable and ours, no second copy
     # native byte order, and writable (torch.from_numpy wants it): one copy
     return array.astype(dtype.newbyteorder("="), copy=True)
 

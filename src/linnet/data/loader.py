@@ -59,6 +59,8 @@ class Loader:
     def __post_init__(self) -> None:
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ConfigError(f"The 'batch_size' parameter must be an int >= 1. Got {self.batch_size!r}.")
+        if not self.drop_last:  # a batch larger than the split is the whole split: buffers sized by the data
+            self.batch_size = min(self.batch_size, max(1, len(self.split)))
         self.resize = parse_resize(self.resize)
 
     def __len__(self) -> int:

@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from linnet.data import mapped
 from linnet.data.dataset import Dataset, make_split
 from linnet.errors import DataError, DownloadError
 
@@ -78,10 +79,14 @@ def missing_files(name: str, directory: str | os.PathLike) -> list[str]:
 
 
 def _find_local(directory: Path, gz_name: str, prefer_raw: bool = False) -> Path | None:
-    """A file is usable as `name.gz` or uncompressed as `name` (preferred for memory-mapping)."""
+    """A file is usable as `name.gz` or uncompressed as `name` (preferred for memory-mapping).
+
+    Whatever is there under either name counts as present: a FIFO or a device is then refused by name
+    when it is read (linnet.data.idx.open_data_file), instead of being taken for missing and downloaded over.
+    """
     candidates = [directory / gz_name, directory / gz_name.removesuffix(".gz")]
     for candidate in reversed(candidates) if prefer_raw else candidates:
-        if candidate.is_file():
+        if candidate.exists():
             return candidate
     return None
 
@@ -141,6 +146,8 @@ def read_ahead(name: str, data_dir: str | os.PathLike | None = None, mmap: bool 
     if name not in SOURCES:
         return
     from linnet.data.idx import read_idx
+    if mmap:
+        mapped.install()  # here, on the main thread: the reads below run on others
     directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir(name)
     pool = ThreadPoolExecutor(max_workers=len(ROLES))
     for gz_name, _ in SOURCES[name].files.values():
@@ -154,6 +161,8 @@ def load_idx_dataset(name: str, data_dir: str | os.PathLike | None = None,
                      download: bool = True, progress: bool = True, mmap: bool = False) -> Dataset:
     """Load fashion-mnist or mnist from IDX files, downloading missing ones when allowed."""
     from linnet.data.idx import read_idx
+    if mmap:
+        mapped.install()  # here, on the main thread: the reads below run on others
     source = SOURCES[name]
     directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir(name)
     paths = {}

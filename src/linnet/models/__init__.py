@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from linnet.checks import check_choice, check_int
+from linnet.checks import check_choice, check_int, check_parameters
 from linnet.config import IMPLS, MODELS
 from linnet.errors import ConfigError
 from linnet.models import concise, fast, scratch
@@ -34,6 +34,7 @@ def build_model(model: str, impl: str, num_inputs: int, num_outputs: int = 10, *
         raise ConfigError(f"The 'num_outputs' parameter must be 1 for the linear model. Got {num_outputs!r}.")
     if model == "softmax":
         check_int("num_outputs", num_outputs, 2)
+    check_parameters(num_inputs, num_outputs)  # before init_params allocates them
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise ConfigError(f"The 'dtype' parameter must be a floating-point torch.dtype. Got {dtype!r}.")
     W, b = init_params(num_inputs, num_outputs, generator, dtype)
