@@ -22,7 +22,7 @@ import torch
 from linnet.atomic import atomic_write_bytes, atomic_write_text
 from linnet.checks import MAX_PARAMETERS
 from linnet.errors import ConfigError, LinnetError
-from linnet.runlock import LOCK, RunBusy, acquire, holder, release
+from linnet.runlock import LOCK, RunBusy, acquire, holder, release  # noqa: F401 (LOCK, RunBusy: re-exported)
 from linnet.train import EpochRecord
 
 CHECKPOINT = "checkpoint.safetensors"
