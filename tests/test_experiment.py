@@ -1,6 +1,8 @@
 """The Python API of a whole run: linnet.experiment.train / resume, linnet.restore.load_run."""
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +15,8 @@ from linnet.experiment import RunInterrupted, RunResult, resume, train
 from linnet.restore import load_run, resolve_device
 from linnet.runs import LOCK, RunBusy
 from linnet.train import Callback, predict
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
 def cfg(tmp_path, name, **kw):
@@ -98,9 +102,12 @@ def test_interrupt_before_the_first_epoch_completes(tmp_path, no_plots):
 
 def test_resume_refuses_a_run_another_live_process_holds(tmp_path, no_plots, capsys):
     train(cfg(tmp_path, "busy", epochs=1), quiet=True)
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holds = ("import sys; from pathlib import Path; from linnet.runlock import acquire; acquire(Path(sys.argv[1]));"
+             " print('locked', flush=True); sys.stdin.read()")   # a live process holding the run's OS lock
+    other = subprocess.Popen([sys.executable, "-c", holds, str(tmp_path / "busy")], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": SRC})
     try:
-        (tmp_path / "busy" / LOCK).write_text(str(other.pid))
+        assert other.stdout.readline().strip() == "locked"
         before = (tmp_path / "busy" / "checkpoint.safetensors").read_bytes()
         with pytest.raises(RunBusy, match=rf"in use by another linnet process \(pid {other.pid}\)"):
             resume(tmp_path / "busy", epochs=1, quiet=True)
@@ -110,7 +117,7 @@ def test_resume_refuses_a_run_another_live_process_holds(tmp_path, no_plots, cap
         assert (tmp_path / "busy" / LOCK).read_text() == str(other.pid)
     finally:
         other.kill()
-        other.wait(timeout=10)
+        other.communicate(timeout=10)
 
 
 def test_train_refuses_an_existing_run_without_touching_it(tmp_path, no_plots):
