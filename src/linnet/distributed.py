@@ -19,6 +19,7 @@ see linnet.launch), every process reads its rank and the world size from torchru
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -76,7 +77,8 @@ class DataParallel:
             # torchrun's agent now sends SIGTERM to the survivors: this rank is already on its way out and
             # says why in one line; a second signal mid-sentence would only add a traceback.
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = re.sub(r"\[[^\]]*\.(cc|cpp|h):\d+\] ", "", first).split(". ")[0]   # gloo's source location
             raise PeerLost(f"rank {self.rank} of {self.world_size} lost the other processes during {what} "
                            f"({first[:160]}); every rank stops. {self.where} keeps its last complete epoch: "
                            f"continue with --resume") from None

@@ -37,9 +37,11 @@ def launch(nproc: int, argv: list[str]) -> int:
     for name in ("torch.distributed.elastic", "torch.distributed.launcher"):
         logging.getLogger(name).setLevel(logging.CRITICAL)   # the agent's progress notes: not the user's business
     os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_process(nproc)))
+    # The agent looks at its workers once a second: a rank that loses a peer sees it at once (gloo) and
+    # says so itself, before the agent would stop it with a SIGTERM that tells nothing of the cause.
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
                           rdzv_backend="c10d", rdzv_endpoint="127.0.0.1:0", max_restarts=0,
-                          monitor_interval=0.2, start_method="spawn")
+                          monitor_interval=1.0, start_method="spawn")
     try:
         elastic_launch(config, sys.executable)("-m", "linnet", *argv)
     except ChildFailedError as exc:
@@ -65,11 +67,10 @@ def without_nproc(argv: list[str]) -> list[str]:
 
 def _report(failures: dict) -> int:
     """One line for the first failed rank unless a rank said its own; the exit code to return."""
-    said = [f for rank, f in sorted(failures.items())
-            if f.exitcode in SAID or (rank == 0 and f.exitcode in SAID_BY_WRITER)]
-    if said:
-        return said[0].exitcode
     rank, failure = min(failures.items(), key=lambda item: item[1].timestamp)
+    said = [f for r, f in sorted(failures.items()) if f.exitcode in SAID or (r == 0 and f.exitcode in SAID_BY_WRITER)]
+    if said and not (rank != 0 and failure.exitcode < 0 and said[0].exitcode in SAID_BY_WRITER):
+        return said[0].exitcode   # a rank's own line says it (rank 0 stopped by the agent does not say why)
     if failure.exitcode < 0:
         how = f"was killed by {failure.signal_name()}"
         code = 128 - failure.exitcode
