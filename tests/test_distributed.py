@@ -156,7 +156,7 @@ def children(pid: int) -> dict[int, str]:
     return found
 
 
-def start_endless(tmp) -> tuple[subprocess.Popen, Path]:
+def start_endless(tmp, **env) -> tuple[subprocess.Popen, Path]:
     """`linnet train --nproc 2` for far more epochs than the test waits; returns once epoch 1 is saved."""
     run_dir = tmp / "runs" / "endless"
     write_idx_dataset(tmp / "data", n_train=437, n_test=90, size=10)
@@ -164,7 +164,7 @@ def start_endless(tmp) -> tuple[subprocess.Popen, Path]:
                              "--data-dir", str(tmp / "data"), "--batch-size", "64", "--epochs", "100000", "--no-plots", "--quiet",
                              "--runs-dir", str(tmp / "runs"), "--name", "endless"],
                             cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env=dict(os.environ, **env))
     deadline = time.monotonic() + 120
     while not (run_dir / "metrics.csv").exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
@@ -172,12 +172,14 @@ def start_endless(tmp) -> tuple[subprocess.Popen, Path]:
     return proc, run_dir
 
 
-@pytest.mark.parametrize("victim", ["rank 1", "rank 0"])
-def test_a_killed_rank_stops_the_run_with_one_line(victim, tmp_path):
-    proc, run_dir = start_endless(tmp_path)
+@pytest.mark.parametrize("victim, sig", [("1", signal.SIGKILL), ("0", signal.SIGKILL), ("1", signal.SIGSTOP)])
+def test_a_killed_or_hung_rank_stops_the_run_with_one_line(victim, sig, tmp_path):
+    """SIGKILL: the connection closes, the others see it at once. SIGSTOP: a rank that hangs; the
+    others give up after LINNET_DIST_TIMEOUT (20 s here: it also bounds the wait for rank 0 at the start)."""
+    proc, run_dir = start_endless(tmp_path, LINNET_DIST_TIMEOUT="20")
     try:
         ranks = {rank: pid for pid, rank in children(proc.pid).items()}
-        os.kill(ranks[victim[-1]], signal.SIGKILL)
+        os.kill(ranks[victim], sig)
         start = time.monotonic()
         out, err = proc.communicate(timeout=60)
     finally:

@@ -62,7 +62,7 @@ class DataParallel:
 
     def __init__(self, rank: int, world_size: int) -> None:
         self.rank, self.world_size = rank, world_size
-        self.where = "the run directory"   # rank 0 names its run directory here, for the error line
+        self.where = "The run directory"   # rank 0 names its run directory here, for the error line
 
     @property
     def is_writer(self) -> bool:

@@ -41,7 +41,8 @@ def launch(nproc: int, argv: list[str]) -> int:
     # says so itself, before the agent would stop it with a SIGTERM that tells nothing of the cause.
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
                           rdzv_backend="c10d", rdzv_endpoint="127.0.0.1:0", max_restarts=0,
-                          monitor_interval=1.0, start_method="spawn")
+                          monitor_interval=1.0, start_method="spawn",
+                          shutdown_timeout=15)   # s from SIGTERM (rank 0 saves where it stands) to SIGKILL
     try:
         elastic_launch(config, sys.executable)("-m", "linnet", *argv)
     except ChildFailedError as exc:

@@ -65,7 +65,7 @@ def run(args) -> int:
     if (args.nproc or 1) > 1 and cfg.solver == "lbfgs":
         from linnet.errors import ConfigError
         raise ConfigError(f"--solver lbfgs solves the full batch in one process; leave out --nproc. Got --nproc {args.nproc}.")
-    if args.nproc is not None:
+    if args.nproc is not None and args.nproc != 1:   # --nproc 1: this process is the one
         from linnet.launch import launch, without_nproc
         return launch(args.nproc, without_nproc(args.argv))
     if not args.resume and cfg.data is None:  # IDX files are read while torch is imported (both take a core a while)
