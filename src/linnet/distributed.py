@@ -112,23 +112,17 @@ class DataParallel:
         if not hasattr(loader, "epoch_order") or not hasattr(model, "local_gradient"):
             raise ConfigError("Distributed training needs a linnet Loader and a linnet model "
                               f"(with local_gradient). Got {type(loader).__name__}, {type(model).__name__}.")
-        from linnet.data.loader import to_float
-        images, labels = loader.split.images, loader.split.labels
-        raw = getattr(model, "accepts_uint8", False) and loader.resize is None
-        convert = images.dtype == torch.uint8 and not raw
-        order, size = loader.epoch_order(epoch), loader.batch_size      # the same on every rank
-        for start in range(0, len(order), size):
-            batch = order[start:start + size]                            # (B,) the global batch
-            mine = batch[contiguous_share(len(batch), self.rank, self.world_size)]
-            X, y = images.index_select(0, mine), labels.index_select(0, mine)
-            if convert:
-                X = to_float(X, loader.resize)
+        n, size = len(loader.epoch_order(epoch)), loader.batch_size      # the same on every rank
+        mine = loader.epoch_batches(epoch, raw=getattr(model, "accepts_uint8", False),
+                                    shard=(self.rank, self.world_size))  # this rank's part of each batch
+        for start, (X, y) in zip(range(0, n, size), mine, strict=True):
             if device is not None:
                 X, y = X.to(device), y.to(device)
             loss_sum, correct, grads = model.local_gradient(X, y)
             loss_sum, correct = self.all_reduce(grads, [loss_sum, correct], f"epoch {epoch + 1}")
-            model.apply_gradient(lr, len(batch), weight_decay)
-            yield loss_sum, int(correct), len(batch)
+            batch = min(size, n - start)                                 # the global batch's size
+            model.apply_gradient(lr, batch, weight_decay)
+            yield loss_sum, int(correct), batch
 
     def all_reduce(self, tensors: list[torch.Tensor], numbers: list[float], what: str) -> list[float]:
         """Sum `tensors` (in place) and `numbers` over the ranks in one message; returns the summed numbers.
