@@ -54,6 +54,8 @@ def add_parser(sub) -> None:
                    help="log curves and weight images for TensorBoard: into RUN_DIR/tensorboard, or DIR/<run name> "
                         "(needs linnet[tensorboard])")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="exactly N threads for the products (default: measured, 1 or all; or OMP_NUM_THREADS)")
     p.set_defaults(run=run)
 
 
