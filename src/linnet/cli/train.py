@@ -1,6 +1,8 @@
 """`linnet train`: a new run into runs/<name>/, or `--resume RUN_DIR` to continue one."""
 from __future__ import annotations
 
+import sys
+
 from linnet.cli.common import config_from_args
 from linnet.config import CHANNELS, DEVICES, IMPLS, MODELS, SOLVERS, TRAIN_DATASETS, TrainConfig
 
@@ -61,6 +63,8 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     cfg = config_from_args(TrainConfig, args)
+    if not args.quiet and not args.resume and sys.stderr.isatty():   # torch takes seconds to import: say why we wait
+        print(f"loading {cfg.resolved('dataset')} ...", file=sys.stderr, flush=True)
     if not args.resume and cfg.data is None:  # IDX files are read while torch is imported (both take a core a while)
         from linnet.data.sources import read_ahead
         read_ahead(cfg.resolved("dataset"), cfg.data_dir, cfg.mmap)
