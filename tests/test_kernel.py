@@ -126,6 +126,12 @@ class FixedThreads:
     def best(self, work):
         return self.count
 
+    def warming(self, work):
+        return False
+
+    def faster(self, work):
+        return self.count
+
     def record(self, threads, rows, seconds, trial=False):
         pass
 
@@ -159,17 +165,20 @@ def test_prefetching_the_next_rows_changes_no_result(monkeypatch, threads):
 
 
 @needs_kernel
-def test_a_trial_splits_a_call_without_changing_its_result():
-    split = images_split(3000, (8, 8))
-    order = torch.randperm(3000, generator=torch.Generator().manual_seed(0))
+@pytest.mark.parametrize("n", [3000, 6000])   # 6000: a warm-up call in three pieces (trial, one thread, faster)
+def test_a_trial_splits_a_call_without_changing_its_result(n):
+    split = images_split(n, (8, 8))
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
     assert 512 * 64 >= PARALLEL_MIN_WORK and torch.get_num_threads() > 1 or pytest.skip("one thread")
     steps, states = [], []
-    for threads in (kernel.ThreadChoice(), FixedThreads(1)):
+    model_threads = kernel.ThreadChoice()
+    for threads in (model_threads, FixedThreads(1)):
         model = softmax(64, 10)
         model.threads = threads
         steps.append(list(model.train_rows(split.images, split.labels, order, 512, 0.1)))
         states.append(model.state_dict())
-    assert steps[0] == steps[1] and len(steps[0]) == 6 and steps[0][-1][2] == 3000 - 5 * 512
+    assert steps[0] == steps[1] and len(steps[0]) == -(-n // 512) and steps[0][-1][2] == n - (n // 512) * 512
+    assert sum(model_threads.timings.values()) == (2 if n == 3000 else 3)   # the pieces of the call, timed
     assert torch.equal(states[0]["W"], states[1]["W"]) and torch.equal(states[0]["b"], states[1]["b"])
 
 

@@ -42,6 +42,20 @@ def test_thread_choice_trials_then_keeps_the_faster_and_backs_off(monkeypatch):
     assert [choice.plan(big) for _ in range(8)] == [(1, None)] * 7 + [(1, 2)]
 
 
+def test_warming_up_the_rest_of_a_call_runs_on_the_faster_count_timed_once(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    choice, big = ThreadChoice(), PARALLEL_MIN_WORK
+    assert choice.warming(big) and not choice.warming(big - 1) and choice.faster(big) == 1
+    choice.record(2, 2048, 0.002, trial=True)                           # 1 us a row on two threads
+    assert choice.faster(big) == 1                                      # one thread not timed yet
+    choice.record(1, 2048, 0.004)                                       # 2 us on one
+    assert choice.faster(big) == 2 and choice.best(big) == 1            # faster: latest timings; best: two each
+    choice.record(2, 10000, 0.01)
+    assert not choice.warming(big)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert not ThreadChoice().warming(big)                              # a fixed count never warms up
+
+
 @pytest.mark.parametrize("value, count", [("3", 3), (" 1 ", 1), ("4,2", 4)])
 def test_omp_num_threads_fixes_the_count_without_trials(monkeypatch, value, count):
     monkeypatch.setenv("OMP_NUM_THREADS", value)

@@ -87,7 +87,8 @@ class ThreadChoice:
     step's barriers). With a fixed count (`fixed`), that count, untimed.
 
     Until all threads are timed twice (a first timing only warms up), calls run on one thread after a
-    short trial of all. Then the faster count runs, and the slower one gets a short trial every
+    short trial of all (the kernel then times a piece on one thread and runs the rest on the faster:
+    `faster`). Then the faster count runs, and the slower one gets a short trial every
     `interval` calls: 8, doubled each time it loses again (up to 64), 8 again when it wins.
     """
     TRIAL_ROWS = 2048   # rows of a kernel trial: a few minibatches, so that a bad one costs little
@@ -111,6 +112,19 @@ class ThreadChoice:
             return count
         most = self.most(work)
         if most == 1 or any(self.timings.get(t, 0) < 2 for t in (most, 1)):
+            return 1
+        return min((most, 1), key=self.seconds_per_row.__getitem__)
+
+    def warming(self, work: int) -> bool:
+        """Whether all threads are not yet timed twice (the next plan asks for a warm-up trial)."""
+        most = self.most(work)
+        return fixed() is None and most > 1 and self.timings.get(most, 0) < 2
+
+    def faster(self, work: int) -> int:
+        """The faster count by the latest timing of each (one is enough; one thread until both are
+        timed): the rest of a warm-up call, so that a quiet machine's first epoch is not all on one thread."""
+        most = self.most(work)
+        if most == 1 or any(t not in self.seconds_per_row for t in (most, 1)):
             return 1
         return min((most, 1), key=self.seconds_per_row.__getitem__)
 

@@ -96,13 +96,20 @@ def sgd_steps(images: Tensor, labels: Tensor, index: Tensor | None, batch_size: 
     (k, d) = weight_t.shape
     steps = -(-n // batch_size)
     loss_sum, correct = torch.empty(steps, dtype=torch.float64), torch.empty(steps, dtype=torch.int64)
-    count, trial = threads.plan(batch_size * d)
-    pieces = [(count, 0, n, False)]                 # (threads, first row, end row, trial?)
+    work = batch_size * d
+    warming = threads.warming(work)
+    count, trial = threads.plan(work)
+    pieces = [(count, 0, n, False)]                 # (threads, first row, end row, trial?); None: threads.faster
     if trial is not None:
         cut = min(n, batch_size * max(1, ThreadChoice.TRIAL_ROWS // batch_size))
-        pieces = [(trial, 0, cut, True)] + ([(count, cut, n, False)] if cut < n else [])
+        pieces = [(trial, 0, cut, True)]
+        if warming and 2 * cut < n:   # as long a piece on one thread, then the rest on the faster of the two
+            pieces += [(count, cut, 2 * cut, False), (None, 2 * cut, n, False)]
+        elif cut < n:
+            pieces.append((count, cut, n, False))
     done = 0
     for count, first, end, is_trial in pieces:
+        count = threads.faster(work) if count is None else count
         rows = slice(first, end)
         X, y, idx = (images[rows], labels[rows], None) if index is None else (images, labels, index[rows])
         start = time.perf_counter()
