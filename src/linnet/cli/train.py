@@ -1,6 +1,7 @@
 """`linnet train`: a new run into runs/<name>/, or `--resume RUN_DIR` to continue one."""
 from __future__ import annotations
 
+import os
 import sys
 
 from linnet.cli.common import config_from_args
@@ -58,23 +59,41 @@ def add_parser(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
     p.add_argument("--threads", type=int, metavar="N",
                    help="exactly N threads for the products (default: measured, 1 or all; or OMP_NUM_THREADS)")
+    p.add_argument("--nproc", type=int, metavar="N",
+                   help="data-parallel training in N processes on this host (torchrun's launcher; for several "
+                        "hosts run torchrun yourself, see the README)")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     cfg = config_from_args(TrainConfig, args)
-    if not args.quiet and not args.resume and sys.stderr.isatty():   # torch takes seconds to import: say why we wait
-        print(f"loading {cfg.resolved('dataset')} ...", file=sys.stderr, flush=True)
+    if (args.nproc or 1) > 1 and cfg.solver == "lbfgs":
+        from linnet.errors import ConfigError
+        raise ConfigError(f"--solver lbfgs solves the full batch in one process; leave out --nproc. Got --nproc {args.nproc}.")
+    if args.nproc is not None and args.nproc != 1:   # --nproc 1: this process is the one
+        from linnet.launch import launch, without_nproc
+        return launch(args.nproc, without_nproc(args.argv))
+    if not args.quiet and not args.resume and sys.stderr.isatty() and os.environ.get("RANK", "0") == "0":
+        print(f"loading {cfg.resolved('dataset')} ...", file=sys.stderr, flush=True)   # torch takes seconds to import
     if not args.resume and cfg.data is None:  # IDX files are read while torch is imported (both take a core a while)
         from linnet.data.sources import read_ahead
         read_ahead(cfg.resolved("dataset"), cfg.data_dir, cfg.mmap)
+    from linnet import distributed
+    parallel = distributed.from_env(cfg.solver)   # None unless started by torchrun with 2 or more processes
+    if parallel is None:
+        return _train(args, cfg, None)
+    return distributed.run_rank(parallel, lambda: _train(args, cfg, parallel))
+
+
+def _train(args, cfg: TrainConfig, parallel) -> int:
     from linnet import experiment
     if args.resume:
         result = experiment.resume(args.resume, epochs=cfg.epochs, quiet=args.quiet, announce=print_result,
                                    plots=None if cfg.plots else False, data_dir=cfg.data_dir, data=cfg.data,
-                                   device=None if cfg.device == "auto" else cfg.device, tensorboard=cfg.tensorboard)
+                                   device=None if cfg.device == "auto" else cfg.device, tensorboard=cfg.tensorboard,
+                                   parallel=parallel)
     else:
-        result = experiment.train(cfg, quiet=args.quiet, announce=print_result)
+        result = experiment.train(cfg, quiet=args.quiet, announce=print_result, parallel=parallel)
     print(f"report: {result.run_dir / 'report.html'}")
     return 0
 
