@@ -104,3 +104,12 @@ def test_process_row_peak_survives_os_exit():
     seconds, peak, out = run_process(["--help"], thread_env(None))
     assert out.returncode == 0 and "train" in out.stdout
     assert seconds > 0 and 5 < peak < 2000      # MB: a Python process, not nan (no file written)
+
+
+@pytest.mark.parametrize("policy, threads", [("before", "{} (--threads)"), ("after", "measured: 1 or {}")])
+def test_thread_rows_run_the_policy_they_name(policy, threads, monkeypatch):
+    """bench_threads.py's before row fixes torch's count as it found it, its after row leaves linnet to measure."""
+    from bench_threads import worker
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    row = worker("concise", policy, "digits", 1)
+    assert row["threads"] == threads.format(torch.get_num_threads()) and row["seconds"] > 0 and row["test_acc"] > 0.5

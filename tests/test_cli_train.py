@@ -398,3 +398,34 @@ def test_cuda_without_a_gpu_is_one_clear_line(tmp_path, capsys, monkeypatch):
     rc, _, err = run_cli(["train", "--dataset", "digits", "--device", "cuda", "--runs-dir", tmp_path], capsys)
     assert "torch sees no GPU" in assert_one_error_line(rc, err, "linnet train: error: ")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_first_line_comes_before_torch_is_imported(tmp_path):
+    # In a terminal, `linnet train` says what it loads before importing torch (seconds): -X importtime
+    # writes a line to stderr as each module is imported, so the order of stderr's lines is the order
+    # of events. stderr is a pseudo-terminal (the line is for people watching a terminal).
+    import os
+    import pty
+    import subprocess
+    import sys
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "linnet", "train", "--dataset", "digits",
+                             "--epochs", "1", "--no-plots", "--runs-dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:   # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.wait(timeout=300) == 0
+    lines = b"".join(chunks).decode().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("loading digits ..."))
+    # importtime prints a module when its import ends: the first torch line comes after torch's import began
+    torch_at = next(i for i, line in enumerate(lines) if re.search(r"^import time:.*\|\s+torch(\.|\s*$)", line))
+    assert first < torch_at

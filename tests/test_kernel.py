@@ -13,6 +13,7 @@ import torch
 
 import linnet
 from linnet.models import fast, kernel
+from linnet.threads import PARALLEL_MIN_WORK
 from linnet.data.loader import Loader
 from linnet.data.dataset import Split
 from linnet.errors import ConfigError, DataError
@@ -125,6 +126,12 @@ class FixedThreads:
     def best(self, work):
         return self.count
 
+    def warming(self, work):
+        return False
+
+    def faster(self, work):
+        return self.count
+
     def record(self, threads, rows, seconds, trial=False):
         pass
 
@@ -157,38 +164,21 @@ def test_prefetching_the_next_rows_changes_no_result(monkeypatch, threads):
     assert torch.equal(states[0]["W"], states[1]["W"]) and torch.equal(states[0]["b"], states[1]["b"])
 
 
-def test_thread_choice_trials_then_keeps_the_faster_and_backs_off(monkeypatch):
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
-    choice, big = kernel.ThreadChoice(), kernel.PARALLEL_MIN_WORK
-    assert choice.plan(big - 1) == (1, None) and choice.best(big - 1) == 1   # small steps: never split
-    for _ in range(2):                                                  # warming up: one thread runs,
-        assert choice.plan(big) == (1, 2) and choice.best(big) == 1     # after a trial of two
-        choice.record(2, 2048, 0.002, trial=True)
-        choice.record(1, 10000, 0.02)                                   # 2 us a row with one thread
-    assert choice.best(big) == 2                                        # 1 us with two
-    assert [choice.plan(big) for _ in range(8)] == [(2, None)] * 7 + [(2, 1)]   # a trial of one, 8th call
-    choice.record(1, 2048, 0.004, trial=True)                           # it lost: next trial 16 calls on
-    choice.record(2, 10000, 0.01)
-    plans = [choice.plan(big) for _ in range(16)]
-    assert plans == [(2, None)] * 15 + [(2, 1)]
-    choice.record(1, 2048, 0.001, trial=True)                           # another process took a core:
-    assert choice.best(big) == 1                                        # one thread wins, and the
-    choice.record(1, 10000, 0.005)                                      # trials are 8 apart again
-    assert [choice.plan(big) for _ in range(8)] == [(1, None)] * 7 + [(1, 2)]
-
-
 @needs_kernel
-def test_a_trial_splits_a_call_without_changing_its_result():
-    split = images_split(3000, (8, 8))
-    order = torch.randperm(3000, generator=torch.Generator().manual_seed(0))
-    assert 512 * 64 >= kernel.PARALLEL_MIN_WORK and torch.get_num_threads() > 1 or pytest.skip("one thread")
+@pytest.mark.parametrize("n", [3000, 6000])   # 6000: a warm-up call in three pieces (trial, one thread, faster)
+def test_a_trial_splits_a_call_without_changing_its_result(n):
+    split = images_split(n, (8, 8))
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    assert 512 * 64 >= PARALLEL_MIN_WORK and torch.get_num_threads() > 1 or pytest.skip("one thread")
     steps, states = [], []
-    for threads in (kernel.ThreadChoice(), FixedThreads(1)):
+    model_threads = kernel.ThreadChoice()
+    for threads in (model_threads, FixedThreads(1)):
         model = softmax(64, 10)
         model.threads = threads
         steps.append(list(model.train_rows(split.images, split.labels, order, 512, 0.1)))
         states.append(model.state_dict())
-    assert steps[0] == steps[1] and len(steps[0]) == 6 and steps[0][-1][2] == 3000 - 5 * 512
+    assert steps[0] == steps[1] and len(steps[0]) == -(-n // 512) and steps[0][-1][2] == n - (n // 512) * 512
+    assert sum(model_threads.timings.values()) == (2 if n == 3000 else 3)   # the pieces of the call, timed
     assert torch.equal(states[0]["W"], states[1]["W"]) and torch.equal(states[0]["b"], states[1]["b"])
 
 

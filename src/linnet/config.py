@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from linnet.checks import check_choice, check_float, check_int, check_size
 from linnet.data.sources import DATASETS
 from linnet.errors import ConfigError
+from linnet.threads import check_threads
 
 MODELS = ("softmax", "linear")            # softmax regression (classification), linear regression
 IMPLS = ("fast", "scratch", "concise")    # manual gradient, autograd from scratch, torch.nn
@@ -91,6 +92,7 @@ class TrainConfig:
     runs_dir: str = "runs"
     name: str | None = None           # None: <model>-<dataset>-<timestamp>
     tensorboard: str | None = None    # None: off; "": into <run dir>/tensorboard; a DIR: into DIR/<run name>
+    threads: int | None = None        # None: measured (1 or all; OMP_NUM_THREADS fixes it); N: exactly N (linnet.threads)
 
     def __post_init__(self) -> None:
         check_choice("model", self.model, MODELS)
@@ -124,6 +126,7 @@ class TrainConfig:
             check_int("resize", self.resize, 1)
         check_size("resize", self.resize)  # a pair, and at most MAX_SIDE a side
         check_choice("device", self.device, DEVICES)
+        check_threads(self.threads)
         if self.tensorboard is not None and not isinstance(self.tensorboard, str):
             raise ConfigError(f"The 'tensorboard' parameter must be a directory (str) or None. "
                               f"Got {self.tensorboard!r}.")

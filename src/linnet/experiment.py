@@ -26,6 +26,7 @@ from linnet.errors import ConfigError, RunInterrupted, TrainingDiverged
 from linnet.models import build_model
 from linnet.restore import read_config, resolve_device, restore_model
 from linnet.runs import RunDir
+from linnet.threads import describe as threads_described, fixed_threads
 from linnet.train import EpochRecord, evaluate, fit
 
 
@@ -116,6 +117,7 @@ def _config_json(cfg: TrainConfig, ds: Dataset, device: torch.device) -> dict:
     else:
         resolved = {f: cfg.resolved(f) for f in ("dataset", "epochs", "batch_size", "lr")}
     return {"settings": dataclasses.asdict(cfg), "resolved": resolved, "lr_schedule": cfg.lr_schedule,
+            "threads": threads_described(cfg.threads),
             "device": str(device), "dataset": {"name": ds.name, "train": len(ds.train), "test": len(ds.test),
                                                "classes": list(ds.classes),
                                                "input_hw": _input_hw(cfg, ds), "num_inputs": _num_inputs(cfg, ds),
@@ -168,7 +170,8 @@ def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, q
         return _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, quiet)
     if parallel is not None and run is not None:
         parallel.lead(run.path, cfg, ds, start_epoch, epochs, model)
-    return fit(model, train_iter, test_iter, epochs, cfg.resolved("lr"), lr_schedule=cfg.lr_schedule,
+    fit_threads = fixed_threads(cfg.threads)(fit)   # --threads N: N threads for the whole fit, restored after
+    return fit_threads(model, train_iter, test_iter, epochs, cfg.resolved("lr"), lr_schedule=cfg.lr_schedule,
                lr_gamma=cfg.lr_decay or 1.0, lr_step=cfg.lr_step, weight_decay=cfg.weight_decay,
                start_epoch=start_epoch, history=history, device=device, parallel=parallel,
                callbacks=_callbacks(cfg, run, ds, start_epoch + epochs, callbacks, quiet) if run is not None else ())

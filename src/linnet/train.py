@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from linnet import threads
 from linnet.errors import TrainingDiverged
 from linnet.metrics import Accumulator
 from linnet.schedules import learning_rate
@@ -60,6 +61,13 @@ def _takes_rows(model, loader, device=None) -> bool:
             and getattr(model, "can_train_rows", lambda _: False)(loader.split.images))
 
 
+def _paced(model, batches: Iterable, device, training: bool) -> Iterable:
+    """On the CPU, torch's thread count for these steps chosen by linnet.threads (measured or --threads)."""
+    if device is not None and torch.device(device).type != "cpu":
+        return batches
+    return threads.paced(model, batches, training)
+
+
 def _epoch_steps(model, loader, epoch: int, lr: float, weight_decay: float, device=None) -> Iterable:
     """(summed loss, correct, batch size) of each SGD step of epoch `epoch`, measured before the step.
 
@@ -70,7 +78,7 @@ def _epoch_steps(model, loader, epoch: int, lr: float, weight_decay: float, devi
         yield from model.train_rows(loader.split.images, loader.split.labels, loader.epoch_order(epoch),
                                     loader.batch_size, lr, weight_decay)
         return
-    for X, y in _batches(loader, epoch, model):
+    for X, y in _paced(model, _batches(loader, epoch, model), device, training=True):
         if device is not None:
             X, y = X.to(device), y.to(device)
         loss_sum, correct = model.train_step(X, y, lr, weight_decay)
@@ -81,7 +89,7 @@ def evaluate(model, loader, device=None) -> tuple[float, float | None]:
     """(mean per-sample loss, accuracy or None for regression) over a loader."""
     metric = Accumulator(3)  # loss sum, correct, count
     classify = model.kind == "softmax"
-    for X, y in _batches(loader, 0, model):
+    for X, y in _paced(model, _batches(loader, 0, model), device, training=False):
         if device is not None:
             X, y = X.to(device), y.to(device)
         if classify:  # one forward pass gives both the loss and the predictions

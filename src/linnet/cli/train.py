@@ -1,6 +1,9 @@
 """`linnet train`: a new run into runs/<name>/, or `--resume RUN_DIR` to continue one."""
 from __future__ import annotations
 
+import os
+import sys
+
 from linnet.cli.common import config_from_args
 from linnet.config import CHANNELS, DEVICES, IMPLS, MODELS, SOLVERS, TRAIN_DATASETS, TrainConfig
 
@@ -54,6 +57,8 @@ def add_parser(sub) -> None:
                    help="log curves and weight images for TensorBoard: into RUN_DIR/tensorboard, or DIR/<run name> "
                         "(needs linnet[tensorboard])")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="exactly N threads for the products (default: measured, 1 or all; or OMP_NUM_THREADS)")
     p.add_argument("--nproc", type=int, metavar="N",
                    help="data-parallel training in N processes on this host (torchrun's launcher; for several "
                         "hosts run torchrun yourself, see the README)")
@@ -68,6 +73,8 @@ def run(args) -> int:
     if args.nproc is not None and args.nproc != 1:   # --nproc 1: this process is the one
         from linnet.launch import launch, without_nproc
         return launch(args.nproc, without_nproc(args.argv))
+    if not args.quiet and not args.resume and sys.stderr.isatty() and os.environ.get("RANK", "0") == "0":
+        print(f"loading {cfg.resolved('dataset')} ...", file=sys.stderr, flush=True)   # torch takes seconds to import
     if not args.resume and cfg.data is None:  # IDX files are read while torch is imported (both take a core a while)
         from linnet.data.sources import read_ahead
         read_ahead(cfg.resolved("dataset"), cfg.data_dir, cfg.mmap)

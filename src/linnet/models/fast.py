@@ -40,6 +40,7 @@ from torch import Tensor
 from linnet.models import kernel
 from linnet.errors import ConfigError
 from linnet.models.base import as_matrix, check_state
+from linnet.threads import ThreadChoice
 
 CHUNK_ROWS = 16384   # rows per kernel call in train_rows: the progress bar moves, Ctrl-C is seen
 
@@ -63,7 +64,7 @@ class _ManualModel:
         self.bias_col = self.bias[:, None]                            # (k, 1) view, broadcast over the batch
         self.num_outputs, self.num_inputs = self.weight_t.shape
         self._workspaces: dict[tuple, tuple] = {}
-        self.threads = kernel.ThreadChoice()                          # the kernel's, picked by measured speed
+        self.threads = ThreadChoice()                                 # the kernel's, picked by measured speed
 
     @property
     def weight(self) -> Tensor:

@@ -6,7 +6,7 @@ uint8 images when it can and runs its torch code otherwise; the tests hold the t
 
 Results do not depend on the thread count: the kernel splits a step's rows (forward) and W's
 columns (backward) over the threads, never a sum, so 1 and 2 threads give the same bits; which
-count runs is chosen by measured speed (ThreadChoice).
+count runs is chosen by measured speed, or fixed by the user (linnet.threads.ThreadChoice).
 """
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ import torch
 from torch import Tensor
 
 from linnet.errors import DataError
+from linnet.threads import ThreadChoice
 
 _P, _I, _F, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int
-PARALLEL_MIN_WORK = 1 << 15   # pixels a step below which a second thread costs more than it brings
 # The kernel prefetches the next step's rows during the backward pass; LINNET_PREFETCH=0 turns that
 # off, so that `make bench` can show what it brings (same results either way: no arithmetic changes).
 PREFETCH = os.environ.get("LINNET_PREFETCH", "1") != "0"
@@ -62,55 +62,6 @@ def usable(images: Tensor, weight_t: Tensor) -> bool:
             and weight_t.dtype == torch.float32 and weight_t.device.type == "cpu")
 
 
-class ThreadChoice:
-    """The thread count of a model's kernel calls, from measured speed: all of torch's threads on a
-    quiet machine, one while another process holds a core (threads then wait on each other at every
-    step's barriers: measured 2-15x slower than one thread). The choice cannot change a result.
-
-    Until all threads are timed twice (a first timing only warms up), calls run on one thread after a
-    short trial of all. Then the faster count runs, and the slower one gets a short trial every
-    `interval` calls: 8, doubled each time it loses again (up to 64), 8 again when it wins.
-    """
-    TRIAL_ROWS = 2048   # rows of a trial: a few minibatches, so that a bad one costs little
-
-    def __init__(self) -> None:
-        self.seconds_per_row: dict[int, float] = {}
-        self.timings: dict[int, int] = {}
-        self.calls, self.interval, self.next_trial = 0, 8, 0
-
-    @staticmethod
-    def most(work: int) -> int:
-        """All threads for steps that touch `work` pixels each; one for small steps."""
-        return torch.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
-
-    def best(self, work: int) -> int:
-        """The faster count once both are known; one thread until then (and for small steps)."""
-        most = self.most(work)
-        if most == 1 or any(self.timings.get(t, 0) < 2 for t in (most, 1)):
-            return 1
-        return min((most, 1), key=self.seconds_per_row.__getitem__)
-
-    def plan(self, work: int) -> tuple[int, int | None]:
-        """(threads for a call, threads for a short trial before it, or None)."""
-        most = self.most(work)
-        if most == 1:
-            return 1, None
-        if self.timings.get(most, 0) < 2:
-            return 1, most
-        self.calls += 1
-        best = self.best(work)
-        return best, ((1 if best == most else most) if self.calls >= self.next_trial else None)
-
-    def record(self, threads: int, rows: int, seconds: float, trial: bool = False) -> None:
-        per_row = seconds / max(rows, 1)
-        if trial and len(self.timings) == 2:        # a trial of the slower count: did it win?
-            won = all(per_row < v for t, v in self.seconds_per_row.items() if t != threads)
-            self.interval = 8 if won else min(64, 2 * self.interval)
-            self.next_trial = self.calls + self.interval
-        self.seconds_per_row[threads] = per_row
-        self.timings[threads] = self.timings.get(threads, 0) + 1
-
-
 def logits(images: Tensor, weight_t: Tensor, bias: Tensor, scale: float, threads: ThreadChoice) -> Tensor:
     """(n, k) = scale * images W + b for uint8 images (n, ...) (see `usable`)."""
     (k, d), n = weight_t.shape, len(images)
@@ -145,13 +96,20 @@ def sgd_steps(images: Tensor, labels: Tensor, index: Tensor | None, batch_size: 
     (k, d) = weight_t.shape
     steps = -(-n // batch_size)
     loss_sum, correct = torch.empty(steps, dtype=torch.float64), torch.empty(steps, dtype=torch.int64)
-    count, trial = threads.plan(batch_size * d)
-    pieces = [(count, 0, n, False)]                 # (threads, first row, end row, trial?)
+    work = batch_size * d
+    warming = threads.warming(work)
+    count, trial = threads.plan(work)
+    pieces = [(count, 0, n, False)]                 # (threads, first row, end row, trial?); None: threads.faster
     if trial is not None:
         cut = min(n, batch_size * max(1, ThreadChoice.TRIAL_ROWS // batch_size))
-        pieces = [(trial, 0, cut, True)] + ([(count, cut, n, False)] if cut < n else [])
+        pieces = [(trial, 0, cut, True)]
+        if warming and 2 * cut < n:   # as long a piece on one thread, then the rest on the faster of the two
+            pieces += [(count, cut, 2 * cut, False), (None, 2 * cut, n, False)]
+        elif cut < n:
+            pieces.append((count, cut, n, False))
     done = 0
     for count, first, end, is_trial in pieces:
+        count = threads.faster(work) if count is None else count
         rows = slice(first, end)
         X, y, idx = (images[rows], labels[rows], None) if index is None else (images, labels, index[rows])
         start = time.perf_counter()
