@@ -4,10 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test notebook-test bench bench-scale bench-folders clean
+.PHONY: help run test notebook-test bench bench-scale bench-folders bench-distributed clean
 
 help:  ## this list
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
+	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml setup.py constraints.txt src/linnet/models/_kernel.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ bench-scale: $(STAMP)  ## seconds per epoch and memory for 10k to 1M samples, re
 
 bench-folders: $(STAMP)  ## image folders: the decode-once cache against per-item PIL
 	$(BIN)/python benchmarks/bench_folders.py
+
+bench-distributed: $(STAMP)  ## data-parallel training: processes against one (benchmarks/bench_distributed.py)
+	$(BIN)/python benchmarks/bench_distributed.py
 
 clean:  ## remove .venv, runs and build outputs
 	rm -rf $(VENV) runs build src/*.egg-info src/linnet/models/*.so
