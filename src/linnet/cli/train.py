@@ -60,7 +60,7 @@ def add_parser(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
     p.add_argument("--nproc", type=int, metavar="N",
                    help="data-parallel training in N processes on this host (torchrun's launcher; for several "
-                        "hosts run torchrun yourself, see the README)")
+                        "hosts run torchrun yourself, see the README; default: one process)")
     p.set_defaults(run=run)
 
 
