@@ -54,9 +54,12 @@ class _Refs(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.refs: list[str] = []
+        self.images: list[dict] = []
 
     def handle_starttag(self, tag, attrs) -> None:
         self.refs += [v for k, v in attrs if k in ("src", "href") and v is not None]
+        if tag == "img":
+            self.images.append(dict(attrs))
 
 
 def html_refs(path) -> list[str]:
@@ -64,6 +67,22 @@ def html_refs(path) -> list[str]:
     parser = _Refs()
     parser.feed(Path(path).read_text())
     return parser.refs
+
+
+def report_figures(path) -> list[str]:
+    """The figure files embedded in a report.html, by name; each must be a data: URI holding exactly
+    the bytes of that file of the run directory (the page is self-contained: no file is linked)."""
+    import base64
+    parser = _Refs()
+    parser.feed(Path(path).read_text())
+    assert all(ref.startswith("data:") for ref in parser.refs), parser.refs
+    names = []
+    for img in parser.images:
+        head, data = img["src"].split(",", 1)
+        assert head == "data:image/png;base64"
+        assert base64.b64decode(data) == (Path(path).parent / img["data-file"]).read_bytes(), img["data-file"]
+        names.append(img["data-file"])
+    return names
 
 
 def checkpoint_state(run_dir) -> dict[str, torch.Tensor]:
@@ -155,3 +174,23 @@ def run_sgd(model, batches, *, lr, epochs=1, schedule="constant", gamma=0.9, ste
     history = fit(model, batches, batches, epochs, lr, lr_schedule=schedule, lr_gamma=gamma, lr_step=step_size,
                   weight_decay=weight_decay)
     return [r.train_loss for r in history]
+
+
+@pytest.fixture(scope="module")
+def small_digits_run(tmp_path_factory):
+    """A 3-epoch digits run without figures (for evaluate / predict): its run directory."""
+    from linnet.config import TrainConfig
+    from linnet.experiment import train
+    runs = tmp_path_factory.mktemp("runs")
+    with pytest.MonkeyPatch.context() as mp:
+        skip_plots(mp)
+        return train(TrainConfig(dataset="digits", epochs=3, runs_dir=str(runs), name="d"), quiet=True).run_dir
+
+
+def write_png(path, size=(16, 16), value=200):
+    """A grey PNG with a vertical bright stroke (a '1'-like image)."""
+    from PIL import Image
+    img = np.zeros((size[1], size[0]), dtype=np.uint8)
+    img[:, size[0] // 2 - 1:size[0] // 2 + 1] = value
+    Image.fromarray(img).save(path, format="PNG")
+    return path

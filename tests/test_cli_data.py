@@ -91,7 +91,7 @@ def test_out_of_range_setting_exit_2(tmp_path, capsys, flag, value, name):
     code = main(["data", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path), flag, value])
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
-    assert err == f"linnet data: error: The '{name}' parameter must be an int >= 1. Got {value}.\n"
+    assert err == f"linnet data: error: The {flag} option must be an int >= 1. Got {value}.\n"
 
 
 def test_non_integer_batch_size_is_an_argparse_error(capsys):

@@ -56,7 +56,7 @@ def test_the_console_script_is_run_and_keeps_the_exit_code():
     assert out.returncode == 2 and "epochs" in out.stderr
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["train", "--lr", "-1"], ["predict"],
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["runs", "/nonexistent"], ["train", "--help"], ["train", "--lr", "-1"], ["predict"],
                                   ["data", "--dataset", "nope"], ["export", "--help"], ["export", "r", "--format", "x"]])
 def test_help_and_usage_errors_load_no_heavy_library(argv):
     # argument parsing must answer before torch (~2 s), numpy, matplotlib or scikit-learn are imported
@@ -79,3 +79,14 @@ def test_import_linnet_is_lazy_and_every_public_name_resolves():
 def test_python_dash_m_linnet_is_the_command():
     out = linnet("--help")
     assert out.returncode == 0 and out.stdout.startswith("usage: linnet")
+
+
+def test_version_answers_without_loading_torch():
+    out = linnet("--version")
+    from linnet import __version__
+    assert out.returncode == 0 and out.stdout == f"linnet {__version__}\n" and out.stderr == ""
+
+
+def test_python_dash_m_linnet_runs_a_command(tmp_path):
+    out = linnet("runs", tmp_path)
+    assert out.returncode == 0 and out.stdout == f"no runs in {tmp_path}\n"

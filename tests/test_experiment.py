@@ -228,3 +228,46 @@ print('figures after:', 'matplotlib' in sys.modules)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "figures after: True"
+
+
+# -- figures and records of a run (issue 14) ------------------------------------------------------
+
+def test_predictions_show_every_class_of_a_class_sorted_test_file(tmp_path, monkeypatch):
+    import numpy as np
+    from helpers_train import IDX_NAMES, stripes_arrays
+
+    import linnet.plots as plots
+    from linnet.data.idx import write_idx
+    arrays = stripes_arrays(200, 100)
+    order = np.argsort(arrays["test_labels"], kind="stable")            # a test file sorted by class
+    arrays["test_images"], arrays["test_labels"] = arrays["test_images"][order], arrays["test_labels"][order]
+    (tmp_path / "data").mkdir()
+    for role, name in IDX_NAMES.items():
+        write_idx(tmp_path / "data" / name, arrays[role], compress=True)
+    shown = {}
+    real = plots.plot_predictions
+    monkeypatch.setattr(plots, "plot_predictions", lambda X, true, pred, **kw: shown.update(true=true, **kw) or real(X, true, pred, **kw))
+    train(TrainConfig(dataset="fashion-mnist", data_dir=str(tmp_path / "data"), epochs=1, batch_size=32,
+                      runs_dir=str(tmp_path / "runs"), name="sorted"), quiet=True)
+    counts = {c: shown["true"].count(c) for c in set(shown["true"])}
+    assert len(shown["true"]) == 18 and len(counts) == len(set(arrays["test_labels"].tolist()))   # every class
+    assert max(counts.values()) - min(counts.values()) <= 1
+    assert shown["title"] == "Predictions on test images: sorted (fashion-mnist)"
+
+
+def test_config_json_records_the_command_line(tmp_path, no_plots, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["/x/bin/linnet", "train", "--dataset", "digits"])
+    result = train(cfg(tmp_path, "argv", epochs=1), quiet=True)
+    assert read_json(result.run_dir / "config.json")["argv"] == ["/x/bin/linnet", "train", "--dataset", "digits"]
+
+
+def test_quiet_in_a_notebook_draws_and_prints_nothing(tmp_path, no_plots, monkeypatch, capsys):
+    import linnet.experiment as experiment
+    monkeypatch.setattr(experiment, "in_notebook", lambda: True)
+    monkeypatch.chdir(tmp_path)
+    shown = []
+    monkeypatch.setattr("linnet.callbacks.LivePlot.on_epoch_end", lambda self, *a: shown.append(a))
+    train(cfg(tmp_path, "quiet", epochs=1), quiet=True)
+    assert shown == [] and capsys.readouterr() == ("", "")
+    train(cfg(tmp_path, "loud", epochs=1))
+    assert len(shown) == 1                                              # not quiet: the live curves are drawn

@@ -63,3 +63,11 @@ def test_per_class_accuracy_is_the_diagonal_over_the_row_sums():
     from linnet.metrics import per_class_accuracy
     m = torch.tensor([[3, 1, 0], [0, 0, 0], [2, 2, 4]])
     assert per_class_accuracy(m) == [0.75, None, 0.5]     # a class without samples has no accuracy
+
+
+def test_per_class_table_keeps_label_order_whatever_the_names():
+    from linnet.metrics import per_class_table
+    m = torch.tensor([[3, 1], [0, 0]])
+    assert per_class_table(["T-shirt", "Ankle boot"], m) == [
+        {"label": 0, "class": "T-shirt", "acc": 0.75, "samples": 4},
+        {"label": 1, "class": "Ankle boot", "acc": None, "samples": 0}]

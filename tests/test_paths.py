@@ -161,9 +161,9 @@ BAD = [
     (_bad_table("x,y\n"), [], r"bad\.csv: the table has no rows"),
     (_bad_table("x,s,y\n1,u,0\n"), [], r"bad\.csv: column 's' is not numeric"),
     (_bad_table("{}", "bad.json"), [], r"bad\.json: cannot tell what data this is"),
-    (_bad_table("x,y\n1,0\n"), ["--mmap"], r"The 'mmap' option maps IDX files"),
+    (_bad_table("x,y\n1,0\n"), ["--mmap"], r"The --mmap option maps IDX files"),
     (_bad_table("x,y\n1,0\n"), ["--dataset", "digits"], r"Give --dataset or --data, not both"),
-    (_bad_table("x,y\n1,0\n"), ["--channels", "3", "--test-fraction", "0"], r"'test_fraction' parameter must be"),
+    (_bad_table("x,y\n1,0\n"), ["--channels", "3", "--test-fraction", "0"], r"The --test-fraction option must be"),
 ]
 
 
@@ -179,7 +179,7 @@ def test_bad_data_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, make,
 
 def test_label_without_data_is_refused(tmp_path, capsys):
     rc, _, err = run_cli(["train", "--label", "y", "--runs-dir", tmp_path / "runs"], capsys)
-    assert rc == 2 and "The 'label' parameter names a table's column; it needs --data TABLE." in err
+    assert rc == 2 and "The --label option names a table's column; it needs --data TABLE." in err
 
 
 # -- digits exported by the test: the same accuracy as --dataset digits, and as scikit-learn's -------

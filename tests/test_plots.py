@@ -25,7 +25,8 @@ def title_colors(fig):
 
 def montage(fig):
     import numpy as np
-    assert len(fig.axes) == 1 and len(fig.axes[0].images) == 1   # one image: the grid is a montage
+    grids = [ax for ax in fig.axes if ax.get_ylabel() != "weight"]    # a weights figure adds its colorbar
+    assert len(grids) == 1 and len(fig.axes[0].images) == 1   # one image: the grid is a montage
     return np.asarray(fig.axes[0].images[0].get_array())
 
 
@@ -73,25 +74,78 @@ def test_show_images_draws_into_a_given_figure_at_the_grids_size():
         "a", "b", "c", "d"], scale=2.0).get_size_inches()))
 
 
-def test_plot_curves_classification_and_regression(tmp_path):
-    fig = plots.plot_curves(history(4))
+def labels_of(ax):
+    return [line.get_label() for line in ax.lines]
+
+
+def test_plot_curves_puts_losses_and_accuracies_on_separate_axes(tmp_path):
+    fig = plots.plot_curves(history(4), title="Training curves: r1 (digits)")
     assert isinstance(fig, Figure)
-    labels = [line.get_label() for line in fig.axes[0].lines]
-    assert labels == ["train loss", "train acc", "test acc"]
-    assert list(fig.axes[0].lines[0].get_xdata()) == [1, 2, 3, 4]
+    loss_ax, acc_ax = fig.axes
+    assert labels_of(loss_ax) == ["train loss", "test loss"] and loss_ax.get_ylabel() == "loss"
+    assert labels_of(acc_ax) == ["train acc", "test acc"] and acc_ax.get_ylim() == (0.0, 1.02)
+    assert list(loss_ax.lines[1].get_ydata()) == [1.2 / e for e in range(1, 5)]     # test loss is drawn
+    assert list(acc_ax.lines[1].get_xdata()) == [1, 2, 3, 4]
+    assert all(line.get_marker() not in (None, "None", "") for ax in fig.axes for line in ax.lines)
+    assert [t.get_text() for t in fig.texts] == ["Training curves: r1 (digits)"]
     plots.save_figure(fig, tmp_path / "curves.png")
     assert is_png(tmp_path / "curves.png")
 
+
+def test_plot_curves_of_regression_is_one_axes_of_losses_on_a_log_scale(tmp_path):
     fig = plots.plot_curves(history(2, regression=True))
-    assert [line.get_label() for line in fig.axes[0].lines] == ["train loss", "test loss"]
+    assert len(fig.axes) == 1 and labels_of(fig.axes[0]) == ["train loss", "test loss"]
     assert fig.axes[0].get_yscale() == "log"
+    assert fig.texts == []                                           # no title asked for, none drawn
     plots.save_figure(fig, tmp_path / "curves-linear.png")
     assert is_png(tmp_path / "curves-linear.png")
 
 
-def test_plot_curves_of_one_epoch(tmp_path):
-    plots.save_figure(plots.plot_curves(history(1)), tmp_path / "one.png")
+def test_plot_curves_of_one_epoch_shows_points_at_an_integer_tick(tmp_path):
+    fig = plots.plot_curves(history(1))          # every L-BFGS run: a line through one point draws nothing
+    for ax in fig.axes:
+        assert all(len(line.get_xdata()) == 1 and line.get_marker() not in (None, "None", "") for line in ax.lines)
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks == [1]
+    plots.save_figure(fig, tmp_path / "one.png")
     assert is_png(tmp_path / "one.png")
+
+
+def test_plot_curves_of_many_epochs_has_integer_ticks():
+    fig = plots.plot_curves(history(7))
+    ticks = fig.axes[0].get_xticks()
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
+
+
+def test_a_linnet_figure_shows_itself_as_png_in_jupyter():
+    fig = plots.show_images(torch.rand(2, 1, 4, 4), 1, 2)
+    assert isinstance(fig, plots.LinnetFigure)
+    assert fig._repr_png_().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_run_title_names_what_is_known():
+    assert plots.run_title("Weights", "r1", "digits") == "Weights: r1 (digits)"
+    assert plots.run_title("Weights", "r1") == "Weights: r1"
+    assert plots.run_title("Weights") == "Weights"
+
+
+def test_sample_per_class_of_a_class_sorted_test_set_shows_every_class():
+    labels = torch.arange(10).repeat_interleave(100)                 # 0 x100, 1 x100, ...: sorted by class
+    pick = plots.sample_per_class(labels, 18)
+    counts = torch.bincount(labels[pick], minlength=10)
+    assert len(pick) == 18 and len(set(pick)) == 18
+    assert counts.min() >= 1 and counts.max() - counts.min() <= 1    # 2 of eight classes, 1 of two
+    assert labels[pick[:10]].tolist() == list(range(10))              # one of each, in label order, first
+    assert plots.sample_per_class(labels, 18) == pick                 # deterministic
+    other = plots.sample_per_class(labels, 18, seed=1)
+    assert other != pick and labels[other].tolist() == labels[pick].tolist()
+
+
+def test_sample_per_class_with_few_samples_or_missing_classes():
+    labels = torch.tensor([3, 3, 3, 7])
+    pick = plots.sample_per_class(labels, 18)
+    assert sorted(pick) == [0, 1, 2, 3] and labels[pick[:2]].tolist() == [3, 7]
+    assert plots.sample_per_class(torch.tensor([], dtype=torch.long), 5) == []
 
 
 def test_plot_predictions_marks_wrong_ones_red(tmp_path):
@@ -99,14 +153,18 @@ def test_plot_predictions_marks_wrong_ones_red(tmp_path):
     assert isinstance(fig, Figure)
     assert titles(fig) == ["cat\ncat", "dog\ncow", "cow\ncow"]
     assert title_colors(fig) == ["black", "red", "black"]
+    assert [t.get_text() for t in fig.texts] == [plots.PREDICTION_KEY]            # the key of the two lines
+    fig = plots.plot_predictions(torch.rand(3, 1, 8, 8), ["a", "b", "c"], ["a", "b", "c"], title="Predictions: r1")
+    assert fig.texts[0].get_text() == "Predictions: r1\n" + plots.PREDICTION_KEY
+    assert "true class (top line)" in plots.PREDICTION_KEY and "predicted class (bottom line)" in plots.PREDICTION_KEY
     plots.save_figure(fig, tmp_path / "predictions.png")
     assert is_png(tmp_path / "predictions.png")
 
 
 def test_plot_confusion_writes_the_counts(tmp_path):
     m = torch.tensor([[5, 1, 0, 0], [0, 4, 2, 0], [0, 0, 6, 0], [1, 0, 0, 3]])
-    fig = plots.plot_confusion(m, CLASSES)
-    assert isinstance(fig, Figure)
+    fig = plots.plot_confusion(m, CLASSES, title="Confusion matrix: r1 (digits)")
+    assert isinstance(fig, Figure) and [t.get_text() for t in fig.texts] == ["Confusion matrix: r1 (digits)"]
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert len(texts) == 16 and texts[:4] == ["5", "1", "0", "0"] and texts[-1] == "3"
     plots.save_figure(fig, tmp_path / "confusion.png")
@@ -122,6 +180,10 @@ def test_plot_weights_shows_one_image_per_class(tmp_path):
     band = grid.shape[0] - 6 - 1                             # one row of tiles: title band, 6 rows, gap
     assert torch.equal(torch.from_numpy(grid[band:band + 6, :5].copy()), W[:, 0].reshape(6, 5))
     assert fig.axes[0].images[0].get_cmap().name.startswith("bwr")
+    colorbar = fig.axes[1]                                   # the scale of the colours, symmetric about 0
+    assert colorbar.get_ylabel() == "weight"
+    limit = float(W.abs().max())
+    assert fig.axes[0].images[0].get_clim() == pytest.approx((-limit, limit))
     plots.save_figure(fig, tmp_path / "weights.png")
     assert is_png(tmp_path / "weights.png")
 

@@ -11,7 +11,9 @@ Where things live:
   train.py, metrics.py, callbacks.py             fit / evaluate / predict; accuracy, Accumulator; callbacks
   experiment.py, runs.py, report.py              a whole run: run directory, checkpoints, report.html
   restore.py                                     a run read back: settings, model at its last checkpoint
-  plots.py, images.py                            figures; user images for predict
+  runlist.py                                     the runs of a runs directory (`linnet runs`), no torch needed
+  plots.py, images.py                            figures (titled, shown inline in Jupyter); user images for predict
+  progress.py                                    progress bars: the widget in Jupyter, text on a terminal
   tablepredict.py, tableplots.py                 predict on a table's rows; a table run's weights chart
   liveview.py                                    a figure redrawn live: in place in Jupyter, else a PNG + a line
   config.py, checks.py                           settings and their validation
@@ -49,6 +51,7 @@ _EXPORTS = {
     "LinnetError": ("linnet.errors", "LinnetError"),
     "NotSupported": ("linnet.errors", "NotSupported"),
     "load_run": ("linnet.restore", "load_run"),
+    "list_runs": ("linnet.runlist", "list_runs"),
     "resume_run": ("linnet.experiment", "resume"),
     "start_run": ("linnet.experiment", "train"),
     "Accumulator": ("linnet.metrics", "Accumulator"),

@@ -32,9 +32,8 @@ class ConsoleProgress(Callback):
         self.total, self.out, self.bar = total_epochs, out or sys.stdout, None
 
     def on_epoch_start(self, epoch: int, num_batches: int | None) -> None:
-        from tqdm.auto import tqdm
-        self.bar = tqdm(total=num_batches, desc=f"epoch {epoch}", leave=False, disable=None,
-                        unit="batch", file=sys.stderr)
+        from linnet.progress import progress_bar   # the widget in Jupyter (never its missing-ipywidgets warning)
+        self.bar = progress_bar(num_batches, f"epoch {epoch}", unit="batch")
 
     def on_batch_end(self, step: int, loss: float) -> None:
         if self.bar is not None and not self.bar.disable:
@@ -85,10 +84,18 @@ class RunRecorder(Callback):
         self.last_drawn, self.drawn_epochs = time.monotonic(), len(history)
 
 
-def draw_curves(run, history) -> None:
-    """curves.png of a run directory: the chapter's train loss / train acc / test acc figure."""
-    from linnet.plots import plot_curves, save_figure
-    save_figure(plot_curves(history), run.path / "curves.png")
+def draw_curves(run, history, title: str | None = None) -> None:
+    """curves.png of a run directory: losses and accuracies per epoch, titled with the run's name
+    (and its dataset, read from config.json when `title` is not given)."""
+    from linnet.errors import LinnetError
+    from linnet.plots import plot_curves, run_title, save_figure
+    if title is None:
+        try:
+            dataset = run.read_json("config.json").get("dataset", {}).get("name")
+        except (LinnetError, AttributeError):  # no readable config: a title without the dataset, still the curves
+            dataset = None
+        title = run_title("Training curves", run.path.name, dataset)
+    save_figure(plot_curves(history, title), run.path / "curves.png")
 
 
 class LivePlot(Callback):

@@ -126,7 +126,8 @@ def _config_json(cfg: TrainConfig, ds: Dataset, device: torch.device) -> dict:
                                                "notes": list(ds.notes)},
             "versions": {"linnet": linnet.__version__, "torch": torch.__version__,
                          "python": platform.python_version(), "fast kernel": kernel.describe()},
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "argv": list(sys.argv)}   # the command line (or the script, the kernel) that started the run
 
 
 def _meta(cfg: TrainConfig, ds: Dataset) -> dict:
@@ -146,7 +147,7 @@ def _callbacks(cfg, run, ds, total_epochs, extra, quiet):
     cbs = [] if quiet else [ConsoleProgress(total_epochs)]
     cbs.append(RunRecorder(run, _meta(cfg, ds), lambda h: _summary(cfg, h),
                            min_interval=RunRecorder.min_interval if cfg.plots else None, draw_at_end=False))
-    if notebook:
+    if notebook and not quiet:   # quiet: nothing drawn or printed in the notebook either
         cbs.append(LivePlot())
     if cfg.tensorboard is not None:
         from linnet.tensorboard import TensorBoard
@@ -253,7 +254,7 @@ def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False
 
 def _finish(cfg, run, model, ds, history, device, announce: Announce | None) -> RunResult:
     """Summary (for linear regression with the errors in w and b), then the figures and the report."""
-    from linnet.metrics import confusion_matrix, per_class_accuracy
+    from linnet.metrics import confusion_matrix, per_class_table
     from linnet.report import write_report
     from linnet.train import predict_all
     summary, preds, matrix = _summary(cfg, history), None, None
@@ -267,7 +268,7 @@ def _finish(cfg, run, model, ds, history, device, announce: Announce | None) -> 
         _, test_iter = loaders_for(cfg, ds)
         preds = predict_all(model, test_iter, device)
         matrix = confusion_matrix(ds.test.labels, preds, len(ds.classes))
-        summary["per_class_acc"] = dict(zip(ds.classes, per_class_accuracy(matrix)))
+        summary["per_class_acc"] = per_class_table(ds.classes, matrix)
     run.write_json("summary.json", summary)
     if announce is not None:
         announce(summary, run.path)
@@ -278,24 +279,33 @@ def _finish(cfg, run, model, ds, history, device, announce: Announce | None) -> 
 
 
 def _draw_figures(cfg, run, model, ds, history, preds, matrix) -> None:
-    """The run's final figures: the curves; the scatter for the synthetic linear regression, else
-    predictions, confusion matrix and weights (for a table: each class's largest, by feature name)."""
-    from linnet.plots import plot_confusion, plot_predictions, plot_scatter, plot_weights, save_figure
+    """The run's final figures, each titled with what it shows, the run and the dataset: the curves;
+    the scatter for the synthetic linear regression, else predictions (a class-balanced sample of
+    the test set), confusion matrix and weights (for a table: each class's largest, by feature name)."""
+    from linnet.plots import (plot_confusion, plot_predictions, plot_scatter, plot_weights, run_title, sample_per_class,
+                              save_figure)
     from linnet.tableplots import plot_top_weights
-    draw_curves(run, history)
+
+    def title(what: str) -> str:
+        return run_title(what, run.path.name, ds.name)
+
+    draw_curves(run, history, title("Training curves"))
     if model.kind == "linear" and cfg.data is None:  # the chapter's synthetic data
-        save_figure(plot_scatter(ds.train.images, ds.train.labels), run.path / "scatter.png")
+        save_figure(plot_scatter(ds.train.images, ds.train.labels, title=title("Synthetic data")), run.path / "scatter.png")
         return
     if not ds.is_images:  # a table's weights are no image, and its rows no pictures to show
         if matrix is not None:
-            save_figure(plot_confusion(matrix, ds.classes), run.path / "confusion.png")
+            save_figure(plot_confusion(matrix, ds.classes, title("Confusion matrix, test set")), run.path / "confusion.png")
         W = model.state_dict()["W" if matrix is not None else "w"]
-        save_figure(plot_top_weights(W, ds.features, ds.classes or ["target"]), run.path / "weights.png")
+        save_figure(plot_top_weights(W, ds.features, ds.classes or ["target"], title=title("Largest weights")),
+                    run.path / "weights.png")
         return
     labels = ds.test.labels
-    n = min(18, len(labels))
-    X18, _ = next(iter(Loader(ds.test, n, resize=loaders_for(cfg, ds)[1].resize)))
-    save_figure(plot_predictions(X18, ds.text_labels(labels[:n]), ds.text_labels(preds[:n])),
-                run.path / "predictions.png")
-    save_figure(plot_confusion(matrix, ds.classes), run.path / "confusion.png")
-    save_figure(plot_weights(model.state_dict()["W"], tuple(X18.shape[-2:]), ds.classes), run.path / "weights.png")
+    pick = torch.tensor(sample_per_class(labels, min(18, len(labels))), dtype=torch.long)   # (n,) test indices
+    sample = Split(ds.test.images[pick], labels[pick])
+    X, _ = next(iter(Loader(sample, len(pick), resize=loaders_for(cfg, ds)[1].resize)))     # in order: not shuffled
+    save_figure(plot_predictions(X, ds.text_labels(labels[pick]), ds.text_labels(preds[pick]),
+                                 title=title("Predictions on test images")), run.path / "predictions.png")
+    save_figure(plot_confusion(matrix, ds.classes, title("Confusion matrix, test set")), run.path / "confusion.png")
+    save_figure(plot_weights(model.state_dict()["W"], tuple(X.shape[-2:]), ds.classes, title("Weights per class")),
+                run.path / "weights.png")

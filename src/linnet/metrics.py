@@ -37,3 +37,14 @@ def per_class_accuracy(matrix: torch.Tensor) -> list[float | None]:
     """Recall of each class from a confusion matrix: correct / samples of that class (None if none)."""
     totals = matrix.sum(dim=1)
     return [float(matrix[i, i]) / float(totals[i]) if totals[i] else None for i in range(len(matrix))]
+
+
+def per_class_table(classes, matrix: torch.Tensor) -> list[dict]:
+    """Per-class accuracy as rows in label order: {"label", "class", "acc", "samples"}.
+
+    A list, not a {class: acc} mapping: JSON files are written with sorted keys, which would put
+    "Ankle boot" before "T-shirt/top"; every reader (summary.json, the report, `evaluate --json`)
+    keeps label order this way."""
+    totals = matrix.sum(dim=1).tolist()
+    return [{"label": i, "class": c, "acc": acc, "samples": int(n)}
+            for i, (c, acc, n) in enumerate(zip(classes, per_class_accuracy(matrix), totals))]

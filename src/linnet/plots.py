@@ -1,6 +1,9 @@
 """Figures: image grids with titles (the chapter's show_images) and friends.
 
-Uses matplotlib's object API with the Agg backend when saving, so nothing needs a display.
+Uses matplotlib's object API with the Agg backend when saving, so nothing needs a display. Every
+figure here is a `LinnetFigure`: a plain Figure that Jupyter also shows inline as the value of a
+cell, without pyplot or `%matplotlib inline`. A run's figures carry a title saying what they show
+(`titled`): a PNG mailed on its own still names its run and dataset.
 """
 from __future__ import annotations
 
@@ -13,6 +16,31 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from linnet.atomic import atomic_write_bytes
+
+
+class LinnetFigure(Figure):
+    """A Figure that IPython displays as a PNG (its _repr_png_ protocol).
+
+    A Figure made without pyplot shows in Jupyter as "<Figure size ...>" text unless the inline
+    backend happens to be loaded; this one renders itself, so `linnet.show_images(...)` at the end of
+    a cell shows the grid. Where the inline backend registered its own printer, IPython uses that
+    (one image either way)."""
+
+    def _repr_png_(self) -> bytes:
+        return figure_png(self)
+
+
+def titled(fig: Figure, title: str | None) -> Figure:
+    """Put `title` above everything in the figure (saved with bbox_inches="tight", it is kept whole)."""
+    if title:
+        fig.text(0.5, 1.0, title, ha="center", va="bottom", fontsize=10, fontweight="bold")
+    return fig
+
+
+def run_title(what: str, run_name: str | None = None, dataset: str | None = None) -> str:
+    """"<what>: <run> (<dataset>)", leaving out what is not known."""
+    where = " ".join(p for p in (run_name, f"({dataset})" if dataset else None) if p)
+    return f"{what}: {where}" if where else what
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
@@ -38,12 +66,14 @@ def _as_hw(img) -> np.ndarray:
 
 def show_images(images, num_rows: int, num_cols: int, titles: Sequence[str] | None = None,
                 scale: float = 1.5, title_colors: Sequence[str] | None = None, cmap: str = "gray",
-                vmin: float | None = None, vmax: float | None = None, fig: Figure | None = None) -> Figure:
+                vmin: float | None = None, vmax: float | None = None, fig: Figure | None = None,
+                title: str | None = None) -> Figure:
     """A grid of images (N, H, W) or (N, 1, H, W), each titled; returns the Figure.
 
     The grid is one montage image in one Axes with the titles as text: drawing 18 separate Axes
     costs ~10x more, and this figure is redrawn for every run. `fig`: draw into this (empty)
-    figure instead of a new one, e.g. a pyplot figure that Jupyter's inline backend shows.
+    figure instead of a new one, e.g. a pyplot figure that Jupyter's inline backend shows;
+    `title`: one line above the grid. In Jupyter the returned figure shows inline (LinnetFigure).
     """
     tiles = [_as_hw(images[i]) for i in range(min(len(images), num_rows * num_cols))]
     h, w = tiles[0].shape[:2] if tiles else (1, 1)
@@ -58,7 +88,7 @@ def show_images(images, num_rows: int, num_cols: int, titles: Sequence[str] | No
         montage[r * cell_h + band:r * cell_h + band + h, c * cell_w:c * cell_w + w] = tile
     size = (num_cols * scale, num_rows * scale * cell_h / cell_w)
     if fig is None:
-        fig = Figure(figsize=size)
+        fig = LinnetFigure(figsize=size)
     else:
         fig.set_size_inches(size)
     ax = fig.add_axes((0, 0, 1, 1))
@@ -71,47 +101,79 @@ def show_images(images, num_rows: int, num_cols: int, titles: Sequence[str] | No
         ax.imshow(np.clip(montage, 0.0, 1.0), interpolation="nearest")
     else:
         ax.imshow(montage, cmap=colormap, vmin=lo, vmax=hi if hi > lo else lo + 1, interpolation="nearest")
-    for i, title in enumerate((titles or [])[:len(tiles)]):
+    for i, tile_title in enumerate((titles or [])[:len(tiles)]):
         r, c = divmod(i, num_cols)
         color = title_colors[i] if title_colors is not None else "black"
-        ax.text(c * cell_w + w / 2 - 0.5, r * cell_h + band - 1, title, ha="center", va="bottom",
+        ax.text(c * cell_w + w / 2 - 0.5, r * cell_h + band - 1, tile_title, ha="center", va="bottom",
                 fontsize=8, color=color)
-    return fig
+    return titled(fig, title)
 
 
-def plot_curves(history) -> Figure:
-    """The chapter's Animator figure: train loss, train acc, test acc against epoch (losses for regression)."""
-    fig = Figure(figsize=(4.5, 3.2))
-    ax = fig.subplots()
+def plot_curves(history, title: str | None = None) -> Figure:
+    """The chapter's Animator figure, made readable: loss (train and test) on one axes, accuracy
+    (train and test, 0 to 1) on another, so a huge loss never flattens the accuracy to a line at 0.
+    Every epoch is a marker (a one-epoch run, e.g. L-BFGS, is a point, not an empty plot); epoch
+    ticks are integers. Regression has no accuracy: one axes of losses, log scale."""
+    classify = bool(history) and history[0].train_acc is not None
+    fig = LinnetFigure(figsize=(8.0 if classify else 4.5, 3.2))
+    axes = fig.subplots(1, 2 if classify else 1, squeeze=False)[0]
     epochs = [r.epoch for r in history]
-    ax.plot(epochs, [r.train_loss for r in history], "-", label="train loss")
-    if history and history[0].train_acc is not None:
-        ax.plot(epochs, [r.train_acc for r in history], "m--", label="train acc")
-        ax.plot(epochs, [r.test_acc for r in history], "g-.", label="test acc")
-    else:
-        ax.plot(epochs, [r.test_loss for r in history], "g-.", label="test loss")
-        ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlim(0.5, max(epochs[-1] if epochs else 1, 1) + 0.5)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="best")
-    return fig
+    ax_loss = axes[0]
+    ax_loss.plot(epochs, [r.train_loss for r in history], "o-", ms=4, label="train loss")
+    ax_loss.plot(epochs, [r.test_loss for r in history], "s-.", ms=4, color="tab:green", label="test loss")
+    ax_loss.set_ylabel("loss")
+    if classify:
+        ax_acc = axes[1]
+        ax_acc.plot(epochs, [r.train_acc for r in history], "o--", ms=4, color="tab:purple", label="train acc")
+        ax_acc.plot(epochs, [r.test_acc for r in history], "s-.", ms=4, color="tab:green", label="test acc")
+        ax_acc.set_ylim(0.0, 1.02)
+        ax_acc.set_ylabel("accuracy")
+    elif all(r.train_loss > 0 and r.test_loss > 0 for r in history):  # log scale needs positive values
+        ax_loss.set_yscale("log")
+    last = max(epochs[-1] if epochs else 1, 1)
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        ax.set_xlim(min(epochs, default=1) - 0.5, last + 0.5)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return titled(fig, title)
 
 
-def plot_predictions(images, true_labels: Sequence[str], pred_labels: Sequence[str], num_cols: int = 9) -> Figure:
-    """The chapter's predict_ch3: test images titled 'true / predicted'; wrong ones in red."""
+def sample_per_class(labels, n: int, seed: int = 0) -> list[int]:
+    """Indices of `n` samples taken in turn from each class (label order), each class's own order
+    shuffled by `seed`: deterministic, and a class-sorted test file still shows every class."""
+    import torch
+    labels = torch.as_tensor(labels).reshape(-1).long()
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))   # (n_test,)
+    order = order[torch.argsort(labels[order], stable=True)]          # grouped by class, shuffled within
+    grouped = labels[order]
+    starts = torch.searchsorted(grouped, grouped, right=False)        # first position of each one's class
+    rank = torch.arange(len(grouped)) - starts                         # place within its class
+    key = rank * (int(labels.max()) + 1 if len(labels) else 1) + grouped   # round by round, classes in order
+    return order[torch.argsort(key, stable=True)][:n].tolist()
+
+
+PREDICTION_KEY = "each image: true class (top line) / predicted class (bottom line); red: predicted wrongly"
+
+
+def plot_predictions(images, true_labels: Sequence[str], pred_labels: Sequence[str], num_cols: int = 9,
+                     title: str | None = None) -> Figure:
+    """The chapter's predict_ch3: test images titled 'true / predicted'; wrong ones in red; a key
+    under `title` says which line is which."""
     titles = [f"{t}\n{p}" for t, p in zip(true_labels, pred_labels)]
     colors = ["black" if t == p else "red" for t, p in zip(true_labels, pred_labels)]
     rows = max(1, -(-len(images) // num_cols))
-    return show_images(images, rows, num_cols, titles=titles, title_colors=colors)
+    heading = f"{title}\n{PREDICTION_KEY}" if title else PREDICTION_KEY
+    return show_images(images, rows, num_cols, titles=titles, title_colors=colors, title=heading)
 
 
-def plot_confusion(matrix, classes: Sequence[str]) -> Figure:
+def plot_confusion(matrix, classes: Sequence[str], title: str | None = None) -> Figure:
     """Confusion matrix: rows are true classes, columns predicted; counts written in the cells."""
     m = matrix.cpu().numpy() if hasattr(matrix, "cpu") else matrix
     k = len(classes)
-    fig = Figure(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
+    fig = LinnetFigure(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
     ax = fig.subplots()
     ax.imshow(m, cmap="Blues")
     ax.set_xticks(range(k), classes, rotation=45, ha="right", fontsize=8)
@@ -123,28 +185,33 @@ def plot_confusion(matrix, classes: Sequence[str]) -> Figure:
         for j in range(k):
             ax.text(j, i, str(int(m[i, j])), ha="center", va="center", fontsize=7,
                     color="white" if m[i, j] > threshold else "black")
-    return fig
+    return titled(fig, title)
 
 
-def plot_weights(W, image_hw: tuple[int, int], classes: Sequence[str]) -> Figure:
-    """Each class's weight column (d,) shown as an (H, W) image: red pushes toward the class, blue away.
-    For colour inputs (d = 3 H W) the three channels' weights are averaged into one image."""
+def plot_weights(W, image_hw: tuple[int, int], classes: Sequence[str], title: str | None = None) -> Figure:
+    """Each class's weight column (d,) shown as an (H, W) image: red pushes toward the class, blue away
+    (the colorbar gives the scale, symmetric about 0). For colour inputs (d = 3 H W) the three
+    channels' weights are averaged into one image."""
     W = W.detach().cpu().float()
     limit = float(W.abs().max()) or 1.0
     cols = min(len(classes), 5)
     tiles = W.T.reshape(len(classes), -1, *image_hw).mean(dim=1)       # (d, k) -> (k, C, H, W) -> (k, H, W)
-    return show_images(tiles, -(-len(classes) // cols), cols, titles=list(classes), scale=1.6,
-                       cmap="bwr", vmin=-limit, vmax=limit)
+    fig = show_images(tiles, -(-len(classes) // cols), cols, titles=list(classes), scale=1.6,
+                      cmap="bwr", vmin=-limit, vmax=limit, title=title)
+    # beside the montage (which fills the figure): saved with bbox_inches="tight", it is kept whole
+    cax = fig.add_axes((1.02, 0.1, 0.03, 0.8))
+    fig.colorbar(fig.axes[0].images[0], cax=cax, label="weight")
+    return fig
 
 
-def plot_scatter(X, y, feature: int = 1) -> Figure:
+def plot_scatter(X, y, feature: int = 1, title: str | None = None) -> Figure:
     """The chapter's scatter of one synthetic feature against the labels."""
-    fig = Figure(figsize=(4, 3))
+    fig = LinnetFigure(figsize=(4, 3))
     ax = fig.subplots()
     ax.scatter(X[:, feature].cpu().numpy(), y.reshape(-1).cpu().numpy(), s=2)
     ax.set_xlabel(f"feature x{feature + 1}")
     ax.set_ylabel("label y")
-    return fig
+    return titled(fig, title)
 
 
 def plot_losses(delta: float = 1.0) -> Figure:
@@ -154,7 +221,7 @@ def plot_losses(delta: float = 1.0) -> Figure:
     from linnet.functional import huber_loss, l1_loss, squared_loss
     y_hat = torch.linspace(-3, 3, 601, dtype=torch.float64, requires_grad=True)
     y = torch.zeros_like(y_hat)
-    fig = Figure(figsize=(14, 3.2))
+    fig = LinnetFigure(figsize=(14, 3.2))
     ax_loss, ax_lik, ax_grad, ax_lse = fig.subplots(1, 4)
     for name, fn in (("L2: ½(y'−y)²", squared_loss), ("L1: |y'−y|", l1_loss),
                      (f"Huber (δ={delta:g})", lambda a, b: huber_loss(a, b, delta))):
@@ -177,4 +244,4 @@ def plot_losses(delta: float = 1.0) -> Figure:
     ax_lse.grid(True, alpha=0.3)
     ax_lse.legend(fontsize=8)
     fig.tight_layout()  # four panels: keep their labels apart
-    return fig
+    return titled(fig, "Regression losses against the prediction y' (target y = 0), and LogSumExp")

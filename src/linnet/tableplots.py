@@ -7,15 +7,18 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
+from linnet.plots import LinnetFigure, titled
 
-def plot_top_weights(W, features: Sequence[str], classes: Sequence[str], top: int = 10) -> Figure:
+
+def plot_top_weights(W, features: Sequence[str], classes: Sequence[str], top: int = 10,
+                     title: str | None = None) -> Figure:
     """W (d, k): per class (column), the `top` largest |weights|, red positive, blue negative."""
     W = W.detach().cpu().float()
     d, k = W.shape
     top = min(top, d)
     cols = min(k, 3)
     rows = -(-k // cols)
-    fig = Figure(figsize=(4.2 * cols, 0.35 * top * rows + 1.0 * rows))
+    fig = LinnetFigure(figsize=(4.2 * cols, 0.35 * top * rows + 1.0 * rows))
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for j, ax in enumerate(axes):
         if j >= k:
@@ -28,4 +31,4 @@ def plot_top_weights(W, features: Sequence[str], classes: Sequence[str], top: in
         ax.axvline(0, color="black", linewidth=0.6)
         ax.set_title(str(classes[j]), fontsize=9)
     fig.tight_layout()
-    return fig
+    return titled(fig, title)

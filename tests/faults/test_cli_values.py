@@ -1,7 +1,7 @@
 """Fault: bad values on the command line, missing or unusable directories.
 
-Expected: one line on stderr, exit code 2, no traceback, and nothing created: no runs directory,
-no run directory. Values argparse itself refuses (not a choice, not a number) give argparse's
+Expected: one line on stderr naming the flag (--lr-decay, not the API's lr_decay), exit code 2,
+no traceback, and nothing created: no runs directory, no run directory. Values argparse itself refuses (not a choice, not a number) give argparse's
 usage line plus one error line, also exit code 2.
 """
 from __future__ import annotations
@@ -19,22 +19,22 @@ def train_argv(tmp_path, *extra):
 
 
 @pytest.mark.parametrize("flags,message", [
-    (["--lr", "0"], "The 'lr' parameter must be a float in (0, inf). Got 0.0."),
-    (["--lr", "-1"], "The 'lr' parameter must be a float in (0, inf). Got -1.0."),
-    (["--lr", "nan"], "The 'lr' parameter must be a float in (0, inf). Got nan."),
-    (["--lr", "inf"], "The 'lr' parameter must be a float in (0, inf). Got inf."),
-    (["--batch-size", "0"], "The 'batch_size' parameter must be an int >= 1. Got 0."),
-    (["--batch-size", "-3"], "The 'batch_size' parameter must be an int >= 1. Got -3."),
-    (["--epochs", "0"], "The 'epochs' parameter must be an int >= 1. Got 0."),
-    (["--epochs", "-1"], "The 'epochs' parameter must be an int >= 1. Got -1."),
-    (["--lr-decay", "0"], "The 'lr_decay' parameter must be a float in (0, 1]."),
-    (["--lr-decay", "1.5"], "The 'lr_decay' parameter must be a float in (0, 1]."),
-    (["--lr-step", "0"], "The 'lr_step' parameter must be an int >= 1. Got 0."),
-    (["--weight-decay", "-0.1"], "The 'weight_decay' parameter must be a float in [0, inf). Got -0.1."),
-    (["--seed", "-1"], "The 'seed' parameter must be an int >= 0. Got -1."),
-    (["--resize", "0"], "The 'resize' parameter must be an int >= 1. Got 0."),
-    (["--name", "a/b"], "The 'name' parameter must be a plain directory name. Got 'a/b'."),
-    (["--model", "linear"], "The 'model' 'linear' does not fit the dataset 'digits'"),
+    (["--lr", "0"], "The --lr option must be a float in (0, inf). Got 0.0."),
+    (["--lr", "-1"], "The --lr option must be a float in (0, inf). Got -1.0."),
+    (["--lr", "nan"], "The --lr option must be a float in (0, inf). Got nan."),
+    (["--lr", "inf"], "The --lr option must be a float in (0, inf). Got inf."),
+    (["--batch-size", "0"], "The --batch-size option must be an int >= 1. Got 0."),
+    (["--batch-size", "-3"], "The --batch-size option must be an int >= 1. Got -3."),
+    (["--epochs", "0"], "The --epochs option must be an int >= 1. Got 0."),
+    (["--epochs", "-1"], "The --epochs option must be an int >= 1. Got -1."),
+    (["--lr-decay", "0"], "The --lr-decay option must be a float in (0, 1]."),
+    (["--lr-decay", "1.5"], "The --lr-decay option must be a float in (0, 1]."),
+    (["--lr-step", "0"], "The --lr-step option must be an int >= 1. Got 0."),
+    (["--weight-decay", "-0.1"], "The --weight-decay option must be a float in [0, inf). Got -0.1."),
+    (["--seed", "-1"], "The --seed option must be an int >= 0. Got -1."),
+    (["--resize", "0"], "The --resize option must be an int >= 1. Got 0."),
+    (["--name", "a/b"], "The --name option must be a plain directory name. Got 'a/b'."),
+    (["--model", "linear"], "The --model 'linear' does not fit the dataset 'digits'"),
 ])
 def test_out_of_range_values(tmp_path, capsys, flags, message):
     rc, out, err = cli(train_argv(tmp_path, *flags), capsys)
@@ -66,8 +66,8 @@ def test_unknown_dataset_in_other_commands(tmp_path, capsys, command):
     assert_argparse_error(rc, err, command[0], "argument --dataset: invalid choice: 'nope'")
 
 
-@pytest.mark.parametrize("flags,message", [(["--batch-size", "0"], "The 'batch_size' parameter must be an int >= 1"),
-                                           (["--resize", "-2"], "The 'resize' parameter must be an int >= 1")])
+@pytest.mark.parametrize("flags,message", [(["--batch-size", "0"], "The --batch-size option must be an int >= 1"),
+                                           (["--resize", "-2"], "The --resize option must be an int >= 1")])
 def test_data_command_values(capsys, flags, message):
     rc, out, err = cli(["data", "--dataset", "digits", *flags], capsys)
     assert rc == 2 and out == ""
@@ -97,7 +97,7 @@ def test_resume_with_zero_more_epochs(tmp_path, capsys):
     before = snapshot(run)
     rc, _, err = cli(["train", "--resume", run, "--epochs", 0], capsys)
     assert rc == 2
-    assert_one_line_error(err, "train", "The 'epochs' parameter must be an int >= 1. Got 0.")
+    assert_one_line_error(err, "train", "The --epochs option must be an int >= 1. Got 0.")
     assert snapshot(run) == before
 
 

@@ -51,7 +51,7 @@ def bad_files(d: Path) -> dict[str, tuple[Path, str]]:
     return {
         "non-image": (d / "notes.txt", "not an image file linnet can read (PNG, JPEG, ...)"),
         "empty": (d / "empty.png", "is empty"),
-        "directory": (d / "folder.png", "is a directory, expected an image file"),
+        "directory": (d / "folder.png", "the directory holds no image files"),
         "huge": (d / "huge.png", "7000x7000 pixels is larger than the 40 megapixels linnet accepts"),
         "bomb": (d / "bomb.png", "cannot be read as an image"),
         "truncated": (d / "cut.png", "cannot be read as an image"),

@@ -6,6 +6,8 @@
   predict.py   linnet predict    top-3 classes for image files
   losses.py    linnet losses     the L2 / L1 / Huber and LogSumExp figure
   export.py    linnet export     the run's model as ONNX, preprocessing included
+  runs.py      linnet runs       a table of the runs in a runs directory
+  common.py    what they share: help showing every default, errors naming the flag (--lr-decay)
 
 Parsing imports nothing heavy (no torch, numpy or matplotlib), so `linnet --help` and every usage
 error answer at once; a command imports what it needs when it runs. Errors a user can cause
@@ -18,10 +20,30 @@ import os
 import signal
 import sys
 
-from linnet.cli import data, evaluate, export, losses, predict, train
+from linnet.cli import data, evaluate, export, losses, predict, runs, train
+from linnet.cli.common import Parser, flag_names, naming_flags
 from linnet.errors import LinnetError, RunInterrupted, TrainingDiverged
 
-COMMANDS = (data, train, evaluate, predict, losses, export)
+COMMANDS = (data, train, evaluate, predict, losses, export, runs)
+
+# Examples under `linnet --help` and `linnet train --help`: commands that work as written
+EXAMPLES = {
+    None: """examples:
+  linnet train --dataset digits                    train softmax regression offline (about a second)
+  linnet train                                     the book's run: Fashion-MNIST, 10 epochs (downloads once)
+  linnet runs                                      the runs so far: name, dataset, epochs, test accuracy
+  linnet evaluate runs/NAME --json                 test loss and per-class accuracy of a run
+  linnet predict runs/NAME photos/ --top-k 5       classes of every image in a directory
+  linnet losses                                    the loss functions figure, into losses.png
+  linnet COMMAND --help                            each command's options and their defaults""",
+    "train": """examples:
+  linnet train --dataset digits --epochs 5         a quick offline run into runs/<name>
+  linnet train --lr 0.05 --name slow               the book's Fashion-MNIST run at another lr
+  linnet train --solver lbfgs --dataset digits     the convex optimum in one full-batch solve
+  linnet train --model linear                      linear regression on the book's synthetic data
+  linnet train --data photos/ --resize 28          your own image folder (PATH/<class>/*.png)
+  linnet train --resume runs/NAME                  finish an interrupted run's plan""",
+}
 
 
 class Terminated(KeyboardInterrupt):
@@ -33,10 +55,18 @@ def _on_sigterm(signum, frame):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="linnet", description="Linear neural networks: data, training, plots.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    """The whole command line. Every subcommand's help shows its defaults (cli.common.Parser), and
+    its errors name flags, not API parameters (cli.common.naming_flags), set here once for all."""
+    from linnet import __version__   # linnet/__init__ is lazy: no torch for --version
+    parser = Parser(prog="linnet", description="Linear neural networks: data, training, plots.",
+                    epilog=EXAMPLES[None])
+    parser.add_argument("--version", action="version", version=f"linnet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
+    for name, command_parser in sub.choices.items():
+        command_parser.epilog = command_parser.epilog or EXAMPLES.get(name)
+        command_parser.set_defaults(run=naming_flags(command_parser.get_default("run"), flag_names(command_parser)))
     return parser
 
 

@@ -12,15 +12,19 @@ from linnet.data.sources import DATASETS
 def add_parser(sub) -> None:
     p = sub.add_parser("data", help="describe a dataset, time one pass, save an image grid")
     p.add_argument("--dataset", choices=DATASETS, help=f"default: {DataConfig.dataset}")
-    p.add_argument("--data", metavar="PATH", help="your own data: an image folder, a table (.csv, .parquet) or .npz")
+    p.add_argument("--data", metavar="PATH",
+                   help="your own data: an image folder, a table (.csv, .parquet) or .npz (default: none, a named --dataset)")
     p.add_argument("--label", metavar="COLUMN", help="with --data TABLE: the label column (default: the last)")
-    p.add_argument("--channels", type=int, choices=CHANNELS, default=DataConfig.channels)
-    p.add_argument("--test-fraction", type=float, default=DataConfig.test_fraction)
-    p.add_argument("--data-dir", help="directory holding the four IDX files (.gz or raw)")
-    p.add_argument("--resize", type=int, help="resize images to RESIZE x RESIZE")
-    p.add_argument("--batch-size", type=int, default=DataConfig.batch_size)
-    p.add_argument("--grid", metavar="FILE.png", help="save a 2 x 9 grid of training images")
-    p.add_argument("--seed", type=int, default=DataConfig.seed)
+    p.add_argument("--channels", type=int, choices=CHANNELS, default=DataConfig.channels,
+                   help="with --data FOLDER: 1 grey or 3 RGB")
+    p.add_argument("--test-fraction", type=float, default=DataConfig.test_fraction,
+                   help="with --data and no test part: share held out per class")
+    p.add_argument("--data-dir", help="directory holding the four IDX files (.gz or raw) "
+                                      "(default: $LINNET_DATA/<dataset>, else the per-user cache)")
+    p.add_argument("--resize", type=int, help="resize images to RESIZE x RESIZE (default: native size)")
+    p.add_argument("--batch-size", type=int, default=DataConfig.batch_size, help="batch size of the timed pass")
+    p.add_argument("--grid", metavar="FILE.png", help="save a 2 x 9 grid of training images (default: none)")
+    p.add_argument("--seed", type=int, default=DataConfig.seed, help="the shuffling of the pass and the grid")
     p.set_defaults(run=run)
 
 

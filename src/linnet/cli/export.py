@@ -7,7 +7,7 @@ from linnet.export import FORMATS
 def add_parser(sub) -> None:
     p = sub.add_parser("export", help="write a run's model as ONNX, preprocessing included (needs linnet[onnx])")
     p.add_argument("run_dir")
-    p.add_argument("--format", choices=FORMATS, default=FORMATS[0])
+    p.add_argument("--format", choices=FORMATS, default=FORMATS[0], help="the file format")
     p.add_argument("--out", help="file to write (default: RUN_DIR/model.onnx)")
     p.set_defaults(run=run)
 

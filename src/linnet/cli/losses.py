@@ -1,4 +1,4 @@
-"""`linnet losses --out FILE.png`: the L2 / L1 / Huber losses (and gradients) and LogSumExp figure."""
+"""`linnet losses [--out FILE.png]`: the L2 / L1 / Huber losses (and gradients) and LogSumExp figure."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 
 def add_parser(sub) -> None:
     p = sub.add_parser("losses", help="draw the L2 / L1 / Huber losses and LogSumExp figure")
-    p.add_argument("--out", required=True, metavar="FILE.png")
+    p.add_argument("--out", default="losses.png", metavar="FILE.png", help="the PNG file to write")
     p.set_defaults(run=run)
 
 

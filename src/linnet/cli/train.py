@@ -22,15 +22,18 @@ def size(text: str) -> int | tuple[int, int]:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train softmax or linear regression into a run directory")
-    p.add_argument("--model", choices=MODELS, default=TrainConfig.model)
+    p.add_argument("--model", choices=MODELS, default=TrainConfig.model,
+                   help="softmax: softmax regression (classes); linear: linear regression")
     p.add_argument("--impl", choices=IMPLS, default=TrainConfig.impl,
                    help="fast: manual gradient (default); scratch: autograd; concise: torch.nn")
-    p.add_argument("--solver", choices=SOLVERS, default=TrainConfig.solver)
+    p.add_argument("--solver", choices=SOLVERS, default=TrainConfig.solver,
+                   help="sgd: minibatch SGD; lbfgs: the convex optimum in one full-batch solve")
     p.add_argument("--dataset", choices=TRAIN_DATASETS, help="default: fashion-mnist (softmax), synthetic (linear)")
-    p.add_argument("--data-dir", help="directory holding the four IDX files (.gz or raw)")
+    p.add_argument("--data-dir", help="directory holding the four IDX files (.gz or raw) "
+                                      "(default: $LINNET_DATA/<dataset>, else the per-user cache)")
     p.add_argument("--data", metavar="PATH",
                    help="your own data: an image folder (PATH/<class>/*.png or PATH/train|test/<class>/...), "
-                        "a table (.csv, .parquet) or arrays (.npz)")
+                        "a table (.csv, .parquet) or arrays (.npz) (default: none, a named --dataset)")
     p.add_argument("--label", metavar="COLUMN", help="with --data TABLE: the label column (default: the last)")
     p.add_argument("--channels", type=int, choices=CHANNELS, default=TrainConfig.channels,
                    help="with --data FOLDER: 1 grey (default) or 3 RGB")
@@ -39,29 +42,30 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int, help="default 10 (digits 20, synthetic 3); with --resume: epochs to add")
     p.add_argument("--batch-size", type=int, help="default 256 (digits 16, synthetic 10)")
     p.add_argument("--lr", type=float, help="learning rate, default 0.1 (synthetic 0.03)")
-    p.add_argument("--lr-decay", type=float, metavar="GAMMA", help="multiply the lr by GAMMA every --lr-step epochs")
-    p.add_argument("--lr-step", type=int, default=TrainConfig.lr_step)
+    p.add_argument("--lr-decay", type=float, metavar="GAMMA",
+                   help="multiply the lr by GAMMA every --lr-step epochs (default: none, a constant lr)")
+    p.add_argument("--lr-step", type=int, default=TrainConfig.lr_step, help="epochs between two lr decays")
     p.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay, help="L2 penalty on the weights")
-    p.add_argument("--seed", type=int, default=TrainConfig.seed)
+    p.add_argument("--seed", type=int, default=TrainConfig.seed, help="initial weights and the shuffling of every epoch")
     p.add_argument("--resize", type=size, metavar="H[xW]",
                    help="resize images to H x W (default: native; for --data folders the most common size)")
     p.add_argument("--mmap", action="store_true",
                    help="memory-map uncompressed IDX files (gunzip them first): train on sets larger than memory")
-    p.add_argument("--device", choices=DEVICES, default=TrainConfig.device)
+    p.add_argument("--device", choices=DEVICES, default=TrainConfig.device, help="auto: a GPU when torch sees one")
     p.add_argument("--no-plots", dest="plots", action="store_false",
                    help="draw no figures (sweeps): metrics, checkpoint and report only")
-    p.add_argument("--runs-dir", default=TrainConfig.runs_dir)
+    p.add_argument("--runs-dir", default=TrainConfig.runs_dir, help="where run directories are made")
     p.add_argument("--name", help="run directory name (default: <model>-<dataset>-<time>)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint (default: a new run)")
     p.add_argument("--tensorboard", nargs="?", const="", metavar="DIR",
                    help="log curves and weight images for TensorBoard: into RUN_DIR/tensorboard, or DIR/<run name> "
-                        "(needs linnet[tensorboard])")
+                        "(needs linnet[tensorboard]; default: off)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
     p.add_argument("--threads", type=int, metavar="N",
                    help="exactly N threads for the products (default: measured, 1 or all; or OMP_NUM_THREADS)")
     p.add_argument("--nproc", type=int, metavar="N",
                    help="data-parallel training in N processes on this host (torchrun's launcher; for several "
-                        "hosts run torchrun yourself, see the README)")
+                        "hosts run torchrun yourself, see the README; default: one process)")
     p.set_defaults(run=run)
 
 
