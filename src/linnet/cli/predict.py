@@ -17,6 +17,9 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    if args.out:  # before the work: a path that cannot be written is said at once
+        from linnet.atomic import check_output_path
+        check_output_path("out", args.out)
     run = load_run_for_predict(args.run_dir)
     if run.input_hw is None:
         return _predict_table(run, args)
