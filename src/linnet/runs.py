@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from linnet.atomic import WriteError, atomic_write_bytes, atomic_write_text
+from linnet.checkpointfields import CheckpointError, check_metadata, check_tensors
 from linnet.checks import check_utf8
 from linnet.errors import ConfigError, LinnetError
 from linnet.metricslog import MetricsError, MetricsLog, chain, row_text
@@ -30,11 +31,6 @@ CHECKPOINT = "checkpoint.safetensors"
 CHECKPOINT_FORMAT = "linnet-checkpoint/1"
 LOCK = ".lock"
 METRICS = "metrics.csv"
-META_KEYS = {"format", "epoch", "metrics_sha256", "last", "meta", "sha256"}   # a checkpoint's metadata, exactly
-
-
-class CheckpointError(LinnetError):
-    """A checkpoint is missing, truncated, edited or not ours; nothing is overwritten."""
 
 
 class RunBusy(LinnetError):
@@ -195,9 +191,9 @@ class RunDir:
             tensors = load(data)
         except (SafetensorError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"{where}: damaged checkpoint ({exc})") from None
-        epoch, digest, meta = _check_metadata(metadata, where)
+        epoch, digest, meta = check_metadata(metadata, CHECKPOINT_FORMAT, where)
         state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
-        _check_tensors(tensors, state, where)
+        check_tensors(tensors, state, where)
         try:   # first: it says how epoch count and history disagree, where the digest only says "edited"
             history, size, missing = self.metrics.read(epoch, digest, metadata["last"], where)
         except MetricsError as exc:
@@ -213,62 +209,6 @@ class RunDir:
         self._logged = (epoch, digest)
         meta["rng_state"] = tensors["rng.torch"]
         return state, history, meta
-
-
-def _check_metadata(metadata: dict, where: str) -> tuple[int, str, dict]:
-    """(epoch, metrics digest, meta) after checking every field: the digest is not keyed, so a
-    re-signed file must still hold only values of the right kind."""
-    if metadata.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{where}: not a linnet checkpoint (format {metadata.get('format')!r}, "
-                              f"expected {CHECKPOINT_FORMAT!r})")
-    try:
-        if set(metadata) != META_KEYS:
-            raise ValueError(f"fields {sorted(map(str, metadata))}, expected {sorted(META_KEYS)}")
-        if not all(isinstance(v, str) for v in metadata.values()):
-            raise ValueError("a field that is not a string")
-        if not metadata["epoch"].isdigit() or len(metadata["epoch"]) > 12:
-            raise ValueError(f"epoch {metadata['epoch'][:20]!r} is not a count")
-        digest = metadata["metrics_sha256"]
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise ValueError("metrics_sha256 is not a SHA-256 digest")
-        meta = json.loads(metadata["meta"])
-        _check_meta(meta)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise CheckpointError(f"{where}: checkpoint metadata is damaged or edited ({exc})") from None
-    return int(metadata["epoch"]), digest, meta
-
-
-def _check_meta(meta) -> None:
-    """The `meta` JSON: {"model": str, "impl": str, "stats"?: {"mean": [numbers], "std": [numbers]}}."""
-    if not isinstance(meta, dict) or not all(isinstance(meta.get(k, ""), str) for k in ("model", "impl")):
-        raise ValueError(f"meta must be an object with text 'model' and 'impl', got {str(meta)[:60]}")
-    extra = set(meta) - {"model", "impl", "stats"}
-    if extra:
-        raise ValueError(f"meta has unknown fields {sorted(extra)}")
-    stats = meta.get("stats")
-    if stats is not None:
-        if not isinstance(stats, dict) or not all(
-                isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
-                for v in stats.values()):
-            raise ValueError("meta 'stats' must map names to lists of numbers")
-
-
-def _check_tensors(tensors: dict[str, torch.Tensor], state: dict[str, torch.Tensor], where: str) -> None:
-    """Weights are finite floating point; the RNG state is the byte vector torch.set_rng_state takes."""
-    unknown = sorted(k for k in tensors if k != "rng.torch" and not k.startswith("model."))
-    if unknown or not state:
-        raise CheckpointError(f"{where}: unexpected tensors {unknown or 'and no weights'}; it was edited")
-    for name, tensor in state.items():
-        if not tensor.is_floating_point():  # an edited dtype: the bytes would be read as other numbers
-            raise CheckpointError(f"{where}: weights {name!r} are {str(tensor.dtype).removeprefix('torch.')}, "
-                                  "expected floating point")
-        if not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{where}: weights {name!r} contain NaN or Inf")
-    rng = tensors.get("rng.torch")
-    if rng is None or rng.dtype != torch.uint8 or rng.dim() != 1 or rng.numel() != torch.get_rng_state().numel():
-        got = "missing" if rng is None else f"{str(rng.dtype).removeprefix('torch.')} of shape {tuple(rng.shape)}"
-        raise CheckpointError(f"{where}: the RNG state must be uint8 of shape {tuple(torch.get_rng_state().shape)}; "
-                              f"got {got}")
 
 
 UNSTARTED_NAMES = {"config.json", METRICS, LOCK}   # what a run holds before its first checkpoint
