@@ -35,7 +35,7 @@ def _interruptible(run: RunDir, fit_fn, plots: bool):
     try:
         return fit_fn()
     except KeyboardInterrupt as exc:
-        _, history, _ = run.load_checkpoint()   # also cuts a metrics.csv row whose checkpoint was never written
+        _, history, _ = run.load_checkpoint()   # also writes back a metrics.csv row its checkpoint has (metricslog)
         if plots and history:
             draw_curves(run, history)
         raise RunInterrupted(run.path, len(history), type(exc).__name__) from None
