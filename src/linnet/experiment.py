@@ -161,14 +161,17 @@ def _check_extras(cfg: TrainConfig) -> None:
             make_log_dir(Path(cfg.tensorboard).expanduser())
 
 
-def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, quiet):
+def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, quiet, parallel=None):
+    """`parallel` (linnet.distributed): rank 0 passes its run, the other ranks None (no callbacks)."""
     train_iter, test_iter = loaders_for(cfg, ds)
     if cfg.solver == "lbfgs":
         return _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, quiet)
+    if parallel is not None and run is not None:
+        parallel.lead(run.path, cfg, ds, start_epoch, epochs, model)
     return fit(model, train_iter, test_iter, epochs, cfg.resolved("lr"), lr_schedule=cfg.lr_schedule,
                lr_gamma=cfg.lr_decay or 1.0, lr_step=cfg.lr_step, weight_decay=cfg.weight_decay,
-               start_epoch=start_epoch, history=history,
-               callbacks=_callbacks(cfg, run, ds, start_epoch + epochs, callbacks, quiet), device=device)
+               start_epoch=start_epoch, history=history, device=device, parallel=parallel,
+               callbacks=_callbacks(cfg, run, ds, start_epoch + epochs, callbacks, quiet) if run is not None else ())
 
 
 def _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, quiet):
@@ -192,11 +195,13 @@ def _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, qu
 Announce = Callable[[dict, Path], None]   # (summary, run directory): told before the figures are drawn
 
 
-def train(cfg: TrainConfig, callbacks=(), quiet: bool = False, announce: Announce | None = None) -> RunResult:
+def train(cfg: TrainConfig, callbacks=(), quiet: bool = False, announce: Announce | None = None,
+          parallel=None) -> RunResult:
     """Start a new run in runs_dir/name and train it; every epoch is checkpointed.
 
     `announce(summary, run_dir)` is called once training is done, before the figures and the report
     are drawn (the CLI prints its final line there: the result shows without waiting for matplotlib).
+    `parallel`: rank 0 of a data-parallel run (linnet.distributed); the other ranks run `follow`.
     """
     _check_extras(cfg)
     if cfg.data is not None:  # config.json records where the data are, valid from any directory
@@ -216,7 +221,7 @@ def train(cfg: TrainConfig, callbacks=(), quiet: bool = False, announce: Announc
             run.write_json("config.json", config_json)
             run.save_checkpoint(model.state_dict(), [], _meta(cfg, ds))  # epoch 0: from here on it is a run
             history = _interruptible(run, lambda: _fit(cfg, model, ds, device, run, 0, [], cfg.resolved("epochs"),
-                                                       callbacks, quiet), cfg.plots)
+                                                       callbacks, quiet, parallel), cfg.plots)
             return _finish(cfg, run, model, ds, history, device, announce)
     except BaseException:
         run.discard_unstarted()  # stopped before its first checkpoint (a signal, a full disk): no run, no name taken
@@ -224,7 +229,7 @@ def train(cfg: TrainConfig, callbacks=(), quiet: bool = False, announce: Announc
 
 
 def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False, announce: Announce | None = None,
-           **overrides) -> RunResult:
+           parallel=None, **overrides) -> RunResult:
     """Continue a run from its last checkpoint for `epochs` more (default: the run's own epoch count).
     A run directory that never reached its first checkpoint (stopped while starting) starts over."""
     run = RunDir.open(run_dir)
@@ -232,7 +237,7 @@ def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False
     if run.unstarted():
         more = {"epochs": epochs} if epochs is not None else {}
         return train(dataclasses.replace(cfg, runs_dir=str(run.path.parent), name=run.path.name, **more),
-                     callbacks, quiet, announce)
+                     callbacks, quiet, announce, parallel)
     if cfg.solver == "lbfgs":
         raise ConfigError(f"{run.path} was solved by L-BFGS to the optimum; there is nothing to continue")
     _check_extras(cfg)
@@ -246,7 +251,7 @@ def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False
         more = epochs if epochs is not None else cfg.resolved("epochs")
         done = history
         history = _interruptible(run, lambda: _fit(cfg, model, ds, device, run, len(done), done, more,
-                                                   callbacks, quiet), cfg.plots)
+                                                   callbacks, quiet, parallel), cfg.plots)
         return _finish(cfg, run, model, ds, history, device, announce)
 
 

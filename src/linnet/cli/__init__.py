@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)   # `linnet train --nproc` starts it again N times
     code = _run_command(args)
     failed = streams.failure("stdout")
     if failed is not None and not streams.reader_left(failed):
