@@ -48,7 +48,7 @@ def test_a_reader_that_leaves_early_is_not_an_error(tmp_path):
 def test_the_console_script_is_run_and_keeps_the_exit_code():
     from importlib.metadata import entry_points
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "linnet"]
-    assert script.value == "linnet.cli:run"
+    assert script.value == "linnet.__main__:main"
     exe = Path(sys.executable).with_name("linnet")
     if not exe.exists():
         pytest.skip(f"no installed console script next to {sys.executable}")

@@ -166,7 +166,8 @@ def start_endless(tmp, **env) -> tuple[subprocess.Popen, Path]:
                             cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, env=dict(os.environ, **env))
     deadline = time.monotonic() + 120
-    while not (run_dir / "metrics.csv").exists():
+    # a row after the header: epoch 1 is complete (metrics.csv holds its header from epoch 0 on)
+    while not ((run_dir / "metrics.csv").exists() and (run_dir / "metrics.csv").read_text().count("\n") >= 2):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.2)
     return proc, run_dir

@@ -32,7 +32,8 @@ def state():
 @pytest.fixture
 def run(tmp_path):
     r = RunDir.create(tmp_path / "runs", "exp")
-    r.write_json("config.json", {"settings": {"dataset": "digits"}})
+    r.write_json("config.json", {"settings": {"dataset": "digits"},
+                                 "dataset": {"name": "digits", "classes": list("abc"), "num_inputs": 6}})
     return r
 
 
@@ -240,12 +241,20 @@ def test_edited_metadata_is_refused(saved, changes, match):
     _assert_refused(run, path, match)
 
 
-def test_history_with_epochs_out_of_order_is_refused(saved):
+def test_a_history_in_the_checkpoint_is_refused(saved):
+    """The history lives in metrics.csv (linnet.metricslog); a checkpoint field beyond linnet's is an edit."""
     run, path = saved
-    rows = [r.as_dict() for r in records(2)]
-    rows[1]["epoch"] = 7
-    rewrite_checkpoint_metadata(path, history=json.dumps(rows))
-    _assert_refused(run, path, r"checkpoint says epoch 2 but its history has 2 epochs")
+    rewrite_checkpoint_metadata(path, history=json.dumps([r.as_dict() for r in records(2)]))
+    _assert_refused(run, path, r"checkpoint metadata is damaged or edited \(fields \['epoch', 'format', 'history'")
+
+
+def test_save_appends_one_row_per_epoch(run):
+    """O(1) an epoch: a save after epoch n appends row n; rows before it are not rewritten."""
+    run.save_checkpoint(state(), records(1), {})
+    first = (run.path / "metrics.csv").stat().st_ino
+    run.save_checkpoint(state(), records(2), {})
+    assert (run.path / "metrics.csv").stat().st_ino == first      # the same file, appended to, not replaced
+    assert run.load_checkpoint()[1] == records(2)
 
 
 def test_edited_metadata_helper_keeps_a_valid_file(saved):
@@ -331,7 +340,9 @@ def test_a_second_run_of_a_live_name_is_told_it_is_busy_not_to_resume(tmp_path):
     finally:
         holder.kill()
         holder.communicate()
-    with pytest.raises(ConfigError, match=r"already exists; resume it with --resume"):  # holder gone: its lock with it
+    assert RunDir.create(tmp_path, "live").path == run.path   # holder gone before a first checkpoint: no run yet
+    run.save_checkpoint(state(), [], {})
+    with pytest.raises(ConfigError, match=r"already exists; resume it with --resume"):  # a run: never taken
         RunDir.create(tmp_path, "live")
 
 

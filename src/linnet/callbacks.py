@@ -52,7 +52,8 @@ class ConsoleProgress(Callback):
 
 
 class RunRecorder(Callback):
-    """After every epoch: checkpoint first (the source of truth), then metrics.csv and summary.json.
+    """After every epoch: the checkpoint (with its metrics.csv row, see linnet.runs), then summary.json.
+    Nothing here grows with the epoch number: the history is not copied or re-written.
 
     curves.png is drawn when fit stops (unless draw_at_end is False: linnet.experiment draws it with
     the run's other figures) and, during a long run, redrawn after an epoch when `min_interval`
@@ -69,8 +70,7 @@ class RunRecorder(Callback):
         self.last_drawn, self.drawn_epochs = time.monotonic(), -1
 
     def on_epoch_end(self, record, model, history) -> None:
-        self.run.save_checkpoint(model.state_dict(), list(history), self.meta)
-        self.run.write_metrics(list(history))
+        self.run.save_checkpoint(model.state_dict(), history, self.meta)
         self.run.write_json("summary.json", self.summarize(history))
         if self.min_interval is not None and time.monotonic() - self.last_drawn >= self.min_interval:
             self._draw(history)

@@ -56,3 +56,22 @@ def check_parameters(num_inputs: int, num_outputs: int, where: str = "the model"
     if num_inputs * num_outputs > MAX_PARAMETERS:
         raise ConfigError(f"{where}: {num_inputs} inputs x {num_outputs} outputs = {num_inputs * num_outputs} "
                           f"weights, more than the {MAX_PARAMETERS} linnet allows in one model")
+
+
+def check_utf8(name: str, value) -> None:
+    """A name or path that linnet writes into its files (config.json, report.html) must be text:
+    a byte that is not UTF-8 (surrogate-escaped by Python from argv) could never be written there."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(f"The '{name}' parameter must be valid UTF-8 text. "
+                              f"Got {value.encode('utf-8', 'backslashreplace').decode()!r}.") from None
+
+
+SEED_MAX = 2**32 - 1   # numpy and scikit-learn take seeds below 2**32; the loader's per-epoch seeds then fit 64 bits
+
+
+def check_seed(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
+        raise ConfigError(f"The '{name}' parameter must be an int in [0, {SEED_MAX}]. Got {value!r}.")

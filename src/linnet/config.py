@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from linnet.checks import check_choice, check_float, check_int, check_size
+from linnet.checks import check_choice, check_float, check_int, check_seed, check_size, check_utf8
 from linnet.data.sources import DATASETS
 from linnet.errors import ConfigError
 from linnet.threads import check_threads
@@ -44,7 +44,7 @@ class DataConfig:
         if self.resize is not None:
             check_int("resize", self.resize, 1)
             check_size("resize", self.resize)
-        check_int("seed", self.seed, 0)
+        check_seed("seed", self.seed)
 
 
 # Defaults that depend on the dataset. The image sets follow the chapter (batch 256, lr 0.1, 10 epochs);
@@ -119,7 +119,7 @@ class TrainConfig:
             check_float("lr_decay", self.lr_decay, 0.0, 1.0, high_open=False)  # 1: no decay
         check_int("lr_step", self.lr_step, 1)
         check_float("weight_decay", self.weight_decay, 0.0, low_open=False)
-        check_int("seed", self.seed, 0)
+        check_seed("seed", self.seed)
         if isinstance(self.resize, list):  # read back from config.json
             object.__setattr__(self, "resize", tuple(self.resize))
         if self.resize is not None and not isinstance(self.resize, tuple):
@@ -130,6 +130,8 @@ class TrainConfig:
         if self.tensorboard is not None and not isinstance(self.tensorboard, str):
             raise ConfigError(f"The 'tensorboard' parameter must be a directory (str) or None. "
                               f"Got {self.tensorboard!r}.")
+        for name in ("name", "runs_dir", "data_dir", "data", "tensorboard"):   # written into the run's files
+            check_utf8(name, getattr(self, name))
         if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):
             raise ConfigError(f"The 'name' parameter must be a plain directory name. Got {self.name!r}.")
 

@@ -36,9 +36,7 @@ def _interruptible(run: RunDir, fit_fn, plots: bool):
     try:
         return fit_fn()
     except KeyboardInterrupt as exc:
-        _, history, _ = run.load_checkpoint()
-        # a signal between the checkpoint and metrics.csv would leave the csv an epoch behind
-        run.write_metrics(history)
+        _, history, _ = run.load_checkpoint()   # also writes back a metrics.csv row its checkpoint has (metricslog)
         if plots and history:
             draw_curves(run, history)
         raise RunInterrupted(run.path, len(history), type(exc).__name__) from None
@@ -65,8 +63,10 @@ def synthetic_dataset(seed: int) -> Dataset:
     return Dataset("synthetic", Split(*train), Split(*test), classes=())
 
 
-def load_for(cfg: TrainConfig, stats: dict | None = None) -> Dataset:
-    """The run's data; `stats`: a trained run's standardisation statistics for --data tables."""
+def load_for(cfg: TrainConfig, stats: dict | None = None, download: bool = True) -> Dataset:
+    """The run's data; `stats`: a trained run's standardisation statistics for --data tables.
+    download=False (reading a finished run: evaluate): missing files are an error, and nothing is
+    created or fetched wherever a run's config.json points."""
     if cfg.data is not None:
         return load_dataset(path=cfg.data, label=cfg.label, task="regress" if cfg.model == "linear" else "classify",
                             channels=cfg.channels, resize=check_size("resize", cfg.resize),
@@ -74,7 +74,7 @@ def load_for(cfg: TrainConfig, stats: dict | None = None) -> Dataset:
     name = cfg.resolved("dataset")
     if name == "synthetic":
         return synthetic_dataset(cfg.seed)
-    return load_dataset(name, cfg.data_dir, progress=sys.stderr.isatty(), mmap=cfg.mmap)
+    return load_dataset(name, cfg.data_dir, download=download, progress=sys.stderr.isatty(), mmap=cfg.mmap)
 
 
 def loaders_for(cfg: TrainConfig, ds: Dataset) -> tuple[Loader, Loader]:
@@ -221,20 +221,30 @@ def train(cfg: TrainConfig, callbacks=(), quiet: bool = False, announce: Announc
     g = torch.Generator().manual_seed(cfg.seed)
     model = build_model(cfg.model, cfg.impl, _num_inputs(cfg, ds), len(ds.classes) or 1, generator=g, device=device)
     name = cfg.name or f"{cfg.model}-{ds.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    config_json = _config_json(cfg, ds, device)   # everything settled before the run directory exists
     run = RunDir.create(cfg.runs_dir, name)
-    with run:
-        run.write_json("config.json", _config_json(cfg, ds, device))
-        run.save_checkpoint(model.state_dict(), [], _meta(cfg, ds))  # epoch 0
-        history = _interruptible(run, lambda: _fit(cfg, model, ds, device, run, 0, [], cfg.resolved("epochs"),
-                                                   callbacks, quiet, parallel), cfg.plots)
-        return _finish(cfg, run, model, ds, history, device, announce)
+    try:
+        with run:
+            run.write_json("config.json", config_json)
+            run.save_checkpoint(model.state_dict(), [], _meta(cfg, ds))  # epoch 0: from here on it is a run
+            history = _interruptible(run, lambda: _fit(cfg, model, ds, device, run, 0, [], cfg.resolved("epochs"),
+                                                       callbacks, quiet, parallel), cfg.plots)
+            return _finish(cfg, run, model, ds, history, device, announce)
+    except BaseException:
+        run.discard_unstarted()  # stopped before its first checkpoint (a signal, a full disk): no run, no name taken
+        raise
 
 
 def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False, announce: Announce | None = None,
            parallel=None, **overrides) -> RunResult:
-    """Continue a run from its last checkpoint for `epochs` more (default: the run's own epoch count)."""
+    """Continue a run from its last checkpoint for `epochs` more (default: the run's own epoch count).
+    A run directory that never reached its first checkpoint (stopped while starting) starts over."""
     run = RunDir.open(run_dir)
     cfg = read_config(run, **overrides)
+    if run.unstarted():
+        more = {"epochs": epochs} if epochs is not None else {}
+        return train(dataclasses.replace(cfg, runs_dir=str(run.path.parent), name=run.path.name, **more),
+                     callbacks, quiet, announce, parallel)
     if cfg.solver == "lbfgs":
         raise ConfigError(f"{run.path} was solved by L-BFGS to the optimum; there is nothing to continue")
     _check_extras(cfg)

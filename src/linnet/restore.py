@@ -14,6 +14,7 @@ from linnet.config import TrainConfig
 from linnet.errors import ConfigError
 from linnet.models import build_model
 from linnet.runs import CHECKPOINT, RunDir
+from linnet.runschema import read_run_config
 from linnet.train import EpochRecord
 
 
@@ -40,11 +41,9 @@ class LoadedRun:
 
 
 def read_config(run: RunDir, **overrides) -> TrainConfig:
-    settings = run.read_json("config.json").get("settings")
-    try:
-        return dataclasses.replace(TrainConfig(**settings), **{k: v for k, v in overrides.items() if v is not None})
-    except TypeError as exc:
-        raise ConfigError(f"{run.path / 'config.json'}: settings do not match this linnet ({exc})") from None
+    """The run's settings (config.json, checked field by field: linnet.runschema), with `overrides`."""
+    cfg, _ = read_run_config(run.path)
+    return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def restore_model(run: RunDir, cfg: TrainConfig, num_inputs: int, num_outputs: int, state, device):
@@ -60,12 +59,15 @@ def restore_model(run: RunDir, cfg: TrainConfig, num_inputs: int, num_outputs: i
 def load_run(run_dir, device: str = "cpu") -> LoadedRun:
     """The model of a run directory at its last checkpoint (for evaluate and predict)."""
     run = RunDir.open(run_dir)
-    cfg = read_config(run)
-    info = run.read_json("config.json").get("dataset", {})
+    cfg, info = read_run_config(run.path)
     state, history, meta = run.load_checkpoint()
-    num_inputs = int(info.get("num_inputs", 0))
-    classes = tuple(info.get("classes") or ())
+    num_inputs = info["num_inputs"]
+    classes = tuple(info["classes"])
     check_parameters(num_inputs, len(classes) or 1, str(run.path / "config.json"))  # before allocating them
+    weights = sum(t.numel() for t in state.values())
+    if num_inputs * max(len(classes), 1) > weights:  # checked before a model of that size is allocated
+        raise ConfigError(f"{run.path / 'config.json'}: 'dataset.num_inputs' {num_inputs} x {max(len(classes), 1)} "
+                          f"outputs needs more weights than the checkpoint holds ({weights}); it was edited")
     model = restore_model(run, cfg, num_inputs, len(classes) or 1, state, resolve_device(device))
     hw = info.get("input_hw")
     return LoadedRun(run.path, cfg, model, classes, tuple(hw) if hw else None, history,

@@ -3,25 +3,28 @@
 runs/<name>/ holds config.json, metrics.csv, summary.json, checkpoint.safetensors, plots and
 report.html. Every file is replaced atomically, so a run killed at any instant leaves the previous
 complete epoch loadable. The checkpoint is safetensors (tensors + string metadata, never pickle):
-loading it cannot execute code. It also carries the metrics history, so metrics.csv can always be
-rebuilt to match the weights it sits beside.
+loading it cannot execute code. metrics.csv is append-only (linnet.metricslog); the checkpoint
+records how many of its rows belong to the weights and their digest, so the two always agree and an
+epoch costs the same at epoch 10 000 as at epoch 1.
+
+The checkpoint's SHA-256 digest is not keyed: it catches accidents (a cut or flipped file, a stray
+edit), not someone who re-signs an edited file. So every field is validated as well, signed or not.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import struct
-from dataclasses import fields
 from pathlib import Path
 
 import torch
 
 from linnet.atomic import atomic_write_bytes, atomic_write_text
-from linnet.checks import MAX_PARAMETERS
-from linnet.errors import ConfigError, LinnetError
+from linnet.checkpointfields import CheckpointError, check_metadata, check_tensors
+from linnet.checks import MAX_PARAMETERS, check_utf8
+from linnet.errors import ConfigError
+from linnet.metricslog import MetricsError, MetricsLog, chain, row_text
 from linnet.runlock import LOCK, RunBusy, acquire, holder, release  # noqa: F401 (LOCK, RunBusy: re-exported)
 from linnet.train import EpochRecord
 
@@ -30,10 +33,7 @@ CHECKPOINT_FORMAT = "linnet-checkpoint/1"
 _MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit on its JSON header
 # weights (float64 at most) of the largest model build_model makes, the RNG state, and the header
 MAX_CHECKPOINT_BYTES = 8 * MAX_PARAMETERS + (1 << 20) + _MAX_HEADER_BYTES
-
-
-class CheckpointError(LinnetError):
-    """A checkpoint is missing, truncated, edited or not ours; nothing is overwritten."""
+METRICS = "metrics.csv"
 
 
 class RunDir:
@@ -41,6 +41,9 @@ class RunDir:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        self.metrics = MetricsLog(self.path / METRICS)
+        self._logged: tuple[int, str] | None = None   # (rows, digest) of metrics.csv, once known
+        self._locked = False
 
     @classmethod
     def create(cls, runs_dir: str | os.PathLike, name: str) -> "RunDir":
@@ -57,6 +60,9 @@ class RunDir:
                 who = f"pid {pid}" if pid > 0 else "pid unknown"
                 raise ConfigError(f"run directory {runs_dir / name} is being written by another linnet "
                                   f"process ({who}); pick another --name") from None
+            if _unstarted(runs_dir / name):   # never reached its first checkpoint: not a run, take the name
+                _clear_unstarted(runs_dir / name)
+                return cls(runs_dir / name)
             raise ConfigError(f"run directory {runs_dir / name} already exists; resume it with "
                               f"--resume {runs_dir / name}, or pick another --name") from None
         except OSError as exc:
@@ -66,20 +72,38 @@ class RunDir:
     @classmethod
     def open(cls, path: str | os.PathLike) -> "RunDir":
         path = Path(path)
+        check_utf8("run directory", os.fspath(path))
         if not path.is_dir():
             raise ConfigError(f"run directory {path} does not exist")
         if not (path / "config.json").is_file():
             raise ConfigError(f"{path} is not a linnet run directory (no config.json)")
         return cls(path)
 
+    def unstarted(self) -> bool:
+        """True while the run has not reached its first checkpoint (see _unstarted)."""
+        return _unstarted(self.path)
+
+    def discard_unstarted(self) -> None:
+        """Remove the directory of a run that never reached its first checkpoint (and only such a one)."""
+        if _unstarted(self.path) and holder(self.path) in (None, os.getpid()):
+            _clear_unstarted(self.path)
+            try:
+                self.path.rmdir()
+            except OSError:   # not empty after all (someone else's file): leave it
+                pass
+
     # -- lock: one live writer per run directory --------------------------------------------------
     def __enter__(self) -> "RunDir":
+        if not os.access(self.path, os.W_OK | os.X_OK):  # read-only mount, mode 555: say so before anything
+            raise ConfigError(f"run directory {self.path} cannot be written (read-only or no permission); "
+                              "copy it somewhere writable to continue it")
         self._lock_fd = acquire(self.path)  # an OS lock (linnet.runlock): released even by kill -9
-        for leftover in self.path.glob(".*.tmp"):  # a write cut short by kill -9; never a final name
-            leftover.unlink(missing_ok=True)
+        remove_leftovers(self.path)  # writes cut short by kill -9 (linnet's own temporary names only)
+        self._locked = True
         return self
 
     def __exit__(self, *exc) -> None:
+        self._locked = False
         release(self.path, self._lock_fd)
 
     # -- plain files ------------------------------------------------------------------------------
@@ -90,26 +114,33 @@ class RunDir:
         path = self.path / name
         try:
             return json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"{path}: cannot be read as JSON ({exc})") from None
+        except (OSError, ValueError, RecursionError) as exc:
+            raise ConfigError(f"{path}: cannot be read as JSON ({str(exc)[:80] or type(exc).__name__})") from None
 
     def write_metrics(self, history: list[EpochRecord]) -> None:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=[f.name for f in fields(EpochRecord)], lineterminator="\n")
-        writer.writeheader()
-        for record in history:
-            writer.writerow({k: ("" if v is None else v) for k, v in record.as_dict().items()})
-        atomic_write_text(self.path / "metrics.csv", buf.getvalue())
+        """metrics.csv anew with `history` (the usual way is one append per epoch, by save_checkpoint)."""
+        self._logged = (len(history), self.metrics.start(history))
 
     # -- checkpoint -------------------------------------------------------------------------------
     def save_checkpoint(self, state: dict[str, torch.Tensor], history: list[EpochRecord], meta: dict) -> None:
+        """Checkpoint after len(history) epochs, then its row appended to metrics.csv: O(1) an epoch.
+        The checkpoint (weights, RNG, epoch count, the rows' digest and the last row) replaces the
+        previous one atomically; metrics.csv is at most one row behind it, never ahead (metricslog)."""
         from safetensors.torch import save
+        n = len(history)
+        if self._logged is None or self._logged[0] not in (n - 1, n):
+            self.write_metrics(history[:-1])   # first save of this RunDir object: the file anew, once
+        last = row_text(history[-1]) if n else ""
+        digest = chain(self._logged[1], last) if n and self._logged[0] == n - 1 else self._logged[1]
         tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in state.items()}
         tensors["rng.torch"] = torch.get_rng_state()
-        metadata = {"format": CHECKPOINT_FORMAT, "epoch": str(len(history)),
-                    "history": json.dumps([r.as_dict() for r in history]), "meta": json.dumps(meta)}
+        metadata = {"format": CHECKPOINT_FORMAT, "epoch": str(n), "metrics_sha256": digest, "last": last,
+                    "meta": json.dumps(meta)}
         metadata["sha256"] = _digest(tensors, metadata)
         atomic_write_bytes(self.path / CHECKPOINT, save(tensors, metadata=metadata))
+        if self._logged[0] == n - 1:
+            self.metrics.append_row(last)
+        self._logged = (n, digest)
 
     def load_checkpoint(self) -> tuple[dict[str, torch.Tensor], list[EpochRecord], dict]:
         """(model state, history, meta), after checking that the file is whole and consistent."""
@@ -124,31 +155,53 @@ class RunDir:
             tensors = load(data)
         except (SafetensorError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"{where}: damaged checkpoint ({exc})") from None
-        if metadata.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointError(f"{where}: not a linnet checkpoint (format {metadata.get('format')!r}, "
-                                  f"expected {CHECKPOINT_FORMAT!r})")
-        try:
-            history = [EpochRecord(**row) for row in json.loads(metadata["history"])]
-            meta = json.loads(metadata["meta"])
-            epoch = int(metadata["epoch"])
-        except (KeyError, TypeError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
-            raise CheckpointError(f"{where}: checkpoint metadata is damaged or edited ({exc})") from None
-        if epoch != len(history) or [r.epoch for r in history] != list(range(1, epoch + 1)):
-            raise CheckpointError(f"{where}: checkpoint says epoch {epoch} but its history has "
-                                  f"{len(history)} epochs; it was edited")
+        epoch, digest, meta = check_metadata(metadata, CHECKPOINT_FORMAT, where)
         state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
-        for name, tensor in state.items():
-            if not tensor.is_floating_point():  # an edited dtype: the bytes would be read as other numbers
-                raise CheckpointError(f"{where}: weights {name!r} are {str(tensor.dtype).removeprefix('torch.')}, "
-                                      "expected floating point")
-            if not torch.isfinite(tensor).all():
-                raise CheckpointError(f"{where}: weights {name!r} contain NaN or Inf")
+        check_tensors(tensors, state, where)
+        try:   # first: it says how epoch count and history disagree, where the digest only says "edited"
+            history, size, missing = self.metrics.read(epoch, digest, metadata["last"], where)
+        except MetricsError as exc:
+            raise CheckpointError(str(exc)) from None
         if metadata.get("sha256") != _digest(tensors, metadata):
             raise CheckpointError(f"{where}: its contents do not match the digest linnet wrote with them; "
                                   "the file was edited or damaged")
-        if "rng.torch" in tensors:
-            meta["rng_state"] = tensors["rng.torch"]
+        if self._locked:  # only the lock holder writes: a reader may be looking at a live run
+            if epoch == 0 and not self.metrics.path.exists():
+                self.metrics.start()
+            else:
+                self.metrics.repair(size, metadata["last"] if missing else None)
+        self._logged = (epoch, digest)
+        meta["rng_state"] = tensors["rng.torch"]
         return state, history, meta
+
+
+UNSTARTED_NAMES = {"config.json", METRICS, LOCK}   # what a run holds before its first checkpoint
+
+
+def _unstarted(path: Path) -> bool:
+    """A directory of a run killed (or failed) before its first checkpoint: no checkpoint, nothing
+    but linnet's own first files. It is no run: a new run may take the name, --resume starts it over."""
+    from linnet.atomic import is_temp_name
+    try:
+        names = [p.name for p in path.iterdir()]
+    except OSError:
+        return False
+    return CHECKPOINT not in names and all(n in UNSTARTED_NAMES or is_temp_name(n) for n in names)
+
+
+def _clear_unstarted(path: Path) -> None:
+    from linnet.atomic import is_temp_name
+    for p in path.iterdir():
+        if p.name in UNSTARTED_NAMES or is_temp_name(p.name):
+            p.unlink(missing_ok=True)
+
+
+def remove_leftovers(directory: Path) -> None:
+    """Delete the temporary files of atomic writes cut short (linnet's names only, never a user's)."""
+    from linnet.atomic import is_temp_name
+    for leftover in directory.glob(".*.tmp"):
+        if is_temp_name(leftover.name):
+            leftover.unlink(missing_ok=True)
 
 
 def _digest(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:

@@ -198,6 +198,7 @@ def test_sigkill_while_writing_the_checkpoint(stopped, tmp_path, capsys, no_plot
     probe = tmp_path / "probe"
     probe.mkdir()
     shutil.copy(run_dir / leftovers[0], probe / CHECKPOINT)
+    shutil.copy(run_dir / "metrics.csv", probe)   # epoch 1's row; epoch 2's is in the checkpoint (metricslog)
     if mode == "before-rename":
         assert [r.epoch for r in load_checkpoint(probe)[1]] == [1, 2]
     else:

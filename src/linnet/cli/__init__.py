@@ -12,6 +12,11 @@
 Parsing imports nothing heavy (no torch, numpy or matplotlib), so `linnet --help` and every usage
 error answer at once; a command imports what it needs when it runs. Errors a user can cause
 (LinnetError) end as one line on stderr and exit code 2, never a traceback.
+
+Output is a by-product: a reader that leaves (`| head -1`) or a stdout that cannot be written never
+stops the work (linnet.streams, installed by the entry point, linnet.__main__); a run goes on to its
+last epoch and report. A reader that left is no error (exit status of the work); any other failure
+to write stdout is said in one line at the end, exit 2.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import os
 import signal
 import sys
 
+from linnet import streams
 from linnet.cli import data, evaluate, export, losses, predict, runs, train
 from linnet.cli.common import Parser, flag_names, naming_flags
 from linnet.errors import LinnetError, RunInterrupted, TrainingDiverged
@@ -74,8 +80,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)   # `linnet train --nproc` starts it again N times
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    code = _run_command(args)
+    failed = streams.failure("stdout")
+    if failed is not None and not streams.reader_left(failed):
+        print(f"linnet {args.command}: error: cannot write to standard output ({failed.strerror or failed}); "
+              "its output was dropped", file=sys.stderr)
+        code = code or 2
+    return code
+
+
+def _run_command(args) -> int:
+    """args.run(args), every way it can end turned into an exit code (and at most one line on stderr)."""
+    previous_int, previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     try:
+        # Ctrl-C becomes KeyboardInterrupt again (the entry point exits at once while starting)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _on_sigterm)
         return args.run(args)
     except TrainingDiverged as exc:
         print(f"linnet {args.command}: error: {exc}", file=sys.stderr)
@@ -94,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         return 143 if isinstance(exc, Terminated) else 130
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def run() -> None:

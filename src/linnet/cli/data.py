@@ -32,6 +32,9 @@ def run(args) -> int:
     if args.dataset is None and args.data is None:
         args.dataset = DataConfig.dataset
     cfg = config_from_args(DataConfig, args)
+    if cfg.grid is not None:  # before the work: a path that cannot be written is said at once
+        from linnet.atomic import check_output_path
+        check_output_path("grid", cfg.grid)
     import torch
 
     from linnet.data.loader import Loader, timed_pass
@@ -65,7 +68,7 @@ def run(args) -> int:
     if cfg.grid and ds.is_images:
         from linnet.plots import save_figure, show_images
         X, y = next(iter(Loader(ds.train, 18, shuffle=True, seed=cfg.seed, resize=cfg.resize)))
-        Path(cfg.grid).parent.mkdir(parents=True, exist_ok=True)
-        save_figure(show_images(X, 2, 9, titles=ds.text_labels(y)), cfg.grid)
+        from linnet.atomic import make_parent
+        save_figure(show_images(X, 2, 9, titles=ds.text_labels(y)), make_parent(Path(cfg.grid).expanduser()))
         print(f"grid         {cfg.grid}")
     return 0

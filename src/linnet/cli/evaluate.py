@@ -25,7 +25,9 @@ def run(args) -> int:
     from linnet.train import evaluate, predict_all
     run = load_run(args.run_dir)
     cfg = dataclasses.replace(run.config, **{k: v for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir)) if v})
-    ds = load_for(cfg, run.stats)  # a table: standardised with the statistics the model trained with
+    # a table: standardised with the statistics the model trained with; never a download or a new
+    # directory where the run's config.json points (reading a run writes nothing outside it)
+    ds = load_for(cfg, run.stats, download=False)
     _, test = loaders_for(cfg, ds)
     loss, acc = evaluate(run.model, test)
     result = {"run": str(run.run_dir), "epochs": len(run.history), "model": cfg.model, "impl": cfg.impl,

@@ -13,6 +13,9 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    if args.out is not None:  # before the work: a path that cannot be written is said at once
+        from linnet.atomic import check_output_path
+        check_output_path("out", args.out)
     from linnet.export import export_run, signature
     path = export_run(args.run_dir, args.out, args.format)   # first: it names the extra when onnx is missing
     import onnx

@@ -1,8 +1,6 @@
 """`linnet losses [--out FILE.png]`: the L2 / L1 / Huber losses (and gradients) and LogSumExp figure."""
 from __future__ import annotations
 
-from pathlib import Path
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("losses", help="draw the L2 / L1 / Huber losses and LogSumExp figure")
@@ -11,8 +9,9 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from linnet.atomic import check_output_path, make_parent
+    out = check_output_path("out", args.out)
     from linnet.plots import plot_losses, save_figure
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    save_figure(plot_losses(), args.out)
+    save_figure(plot_losses(), make_parent(out))
     print(f"losses figure: {args.out}")
     return 0

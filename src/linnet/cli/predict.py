@@ -44,6 +44,9 @@ def image_inputs(inputs: list[str]) -> list[tuple[str, str | None]]:
 
 def run(args) -> int:
     check_int("top_k", args.top_k, 1)
+    if args.out:  # before the work: a path that cannot be written is said at once
+        from linnet.atomic import check_output_path
+        check_output_path("out", args.out)
     run = load_run_for_predict(args.run_dir)
     if run.input_hw is None:
         return _predict_table(run, args)
