@@ -402,6 +402,7 @@ def test_deeply_nested_metadata_json_is_one_error(saved):
     run, path = saved
     from safetensors.torch import save
     tensors = {"model.W": torch.zeros(2, 2)}
-    path.write_bytes(save(tensors, metadata={"format": "linnet-checkpoint/1", "epoch": "0",
-                                             "history": "[" * 50_000 + "]" * 50_000, "meta": "{}"}))
+    path.write_bytes(save(tensors, metadata={"format": "linnet-checkpoint/1", "epoch": "0", "last": "",
+                                             "metrics_sha256": "0" * 64, "sha256": "0" * 64,
+                                             "meta": "[" * 50_000 + "]" * 50_000}))
     _assert_refused(run, path, r"checkpoint metadata is damaged or edited \(maximum recursion depth")

@@ -81,7 +81,7 @@ CONFIG_CASES = {
     "resize-three": (_edit("settings", "resize", [1, 2, 3]), "setting 'resize' must be"),
     "classes-a-string": (_edit("dataset", "classes", "0123"), "'dataset.classes' must be a list of class names"),
     "num-inputs-float": (_edit("dataset", "num_inputs", 1e11), "'dataset.num_inputs' must be an int >= 1"),
-    "num-inputs-huge": (_edit("dataset", "num_inputs", 10**11), "needs more weights than the checkpoint holds"),
+    "num-inputs-huge": (_edit("dataset", "num_inputs", 10**11), "weights, more than the 67108864 linnet allows in one model"),
     "input-hw-null-list": (_edit("dataset", "input_hw", [None, 8]), "'dataset.input_hw' must be null or [height, width]"),
     "channels-two": (_edit("dataset", "channels", 2), "'dataset.channels' must be null, 1 or 3"),
 }
@@ -270,31 +270,18 @@ def test_a_directory_with_files_of_the_user_is_not_taken(tmp_path, capsys, no_pl
 
 
 def test_a_full_disk_at_the_lock_file(tmp_path, capsys, monkeypatch, no_plots):
-    real = os.fdopen
+    from linnet import runlock
+    real = os.pwrite
 
-    class Full:
-        def __init__(self, f):
-            self.f = f
+    def full(fd, data, offset):  # the lock's pid is the only pwrite (atomic writes go through files)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.f.close()
-
-        def write(self, data):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    def fdopen(fd, mode="r", *args, **kw):
-        f = real(fd, mode, *args, **kw)
-        return Full(f) if mode == "w" else f   # the lock's pid (atomic writes use "wb")
-
-    monkeypatch.setattr(os, "fdopen", fdopen)
+    monkeypatch.setattr(runlock.os, "pwrite", full)
     rc, _, err = cli(digits_argv(tmp_path, "r"), capsys)
     assert rc == 2
     assert_one_line_error(err, "train", str(tmp_path / "r" / LOCK), "No space left on device")
     assert list(tmp_path.iterdir()) == []
-    monkeypatch.setattr(os, "fdopen", real)
+    monkeypatch.setattr(runlock.os, "pwrite", real)
     rc, _, err = cli(digits_argv(tmp_path, "r"), capsys)
     assert rc == 0, err
 
@@ -302,7 +289,7 @@ def test_a_full_disk_at_the_lock_file(tmp_path, capsys, monkeypatch, no_plots):
 def test_settings_are_validated_before_the_run_directory_exists(tmp_path, capsys):
     rc, _, err = cli(digits_argv(tmp_path, "r", "--seed", 2**45), capsys)
     assert rc == 2
-    assert_one_line_error(err, "train", "The 'seed' parameter must be an int in [0, 4294967295]")
+    assert_one_line_error(err, "train", "The --seed option must be an int in [0, 4294967295]")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -49,7 +49,8 @@ def flag_names(parser: argparse.ArgumentParser) -> dict[str, str]:
     return flags
 
 
-_NAMED = re.compile(r"\bThe '(\w+)'( parameter| option)?")
+# only a message that starts with the name is about the value typed; "config.json: The 'seed' ..." is about a file
+_NAMED = re.compile(r"^The '(\w+)'( parameter| option)?")
 
 
 def flag_message(message: str, flags: dict[str, str]) -> str:
