@@ -114,8 +114,13 @@ def test_format_record_for_classification_and_regression():
     r = EpochRecord(7, 0.05, 0.123456, 0.9, 0.2, 0.875, 1.5)
     assert format_record(r, 10) == "epoch  7/10  train loss 0.1235  train acc 0.900  test acc 0.875  lr 0.05  1.50 s"
     lin = EpochRecord(1, 0.03, 0.04, None, 5e-5, None, 0.01)
-    assert format_record(lin, 3) == "epoch 1/3  train loss 0.0400  test loss 0.000050  lr 0.03  0.01 s"
-    assert format_record(lin) == "epoch 1  train loss 0.0400  test loss 0.000050  lr 0.03  0.01 s"   # total unknown
+    assert format_record(lin, 3) == "epoch 1/3  train loss 0.0400  test loss 5.000e-05  lr 0.03  10 ms"
+    assert format_record(lin) == "epoch 1  train loss 0.0400  test loss 5.000e-05  lr 0.03  10 ms"   # total unknown
+
+
+def test_format_record_keeps_huge_losses_and_short_epochs_readable():
+    r = EpochRecord(2, 10.0, 1.234e30, 0.1, 7.5e29, 0.1, 0.0042)
+    assert format_record(r, 2) == "epoch 2/2  train loss 1.234e+30  train acc 0.100  test acc 0.100  lr 10  4.2 ms"
 
 
 def test_run_recorder_writes_checkpoint_metrics_summary_every_epoch_and_curves_by_the_end(tmp_path):

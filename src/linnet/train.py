@@ -106,17 +106,19 @@ def predict_all(model, loader, device=None) -> torch.Tensor:
 
 def fit(model, train_iter, test_iter, epochs: int, lr: float = 0.1, *, lr_schedule: str = "constant",
         lr_gamma: float = 0.9, lr_step: int = 1, weight_decay: float = 0.0, start_epoch: int = 0,
-        history: Sequence[EpochRecord] = (), callbacks: Sequence[Callback] = (), device=None) -> list[EpochRecord]:
+        history: Sequence[EpochRecord] = (), callbacks: Sequence[Callback] = (), device=None,
+        lr_start: int = 0) -> list[EpochRecord]:
     """Train `epochs` more epochs after `start_epoch` completed ones; returns the whole history.
 
-    Epoch e (0-based) uses lr = learning_rate(lr_schedule, lr, e, lr_gamma, lr_step) and, with a
-    linnet Loader, the batches of epoch e: so 5 epochs then 5 more equal 10 at once, bit for bit.
+    Epoch e (0-based) uses lr = learning_rate(lr_schedule, lr, e - lr_start, lr_gamma, lr_step) and,
+    with a linnet Loader, the batches of epoch e: so 5 epochs then 5 more equal 10 at once, bit for
+    bit. `lr_start`: the epoch the schedule starts from (a resume that changed the lr, linnet.plan).
     """
     history = list(history)
     classify = model.kind == "softmax"
     try:
         for epoch in range(start_epoch, start_epoch + epochs):
-            epoch_lr = learning_rate(lr_schedule, lr, epoch, lr_gamma, lr_step)
+            epoch_lr = learning_rate(lr_schedule, lr, epoch - lr_start, lr_gamma, lr_step)
             num_batches = len(train_iter) if hasattr(train_iter, "__len__") else None
             for cb in callbacks:
                 cb.on_epoch_start(epoch + 1, num_batches)
