@@ -182,3 +182,33 @@ def test_run_recorder_redraws_curves_at_most_every_min_interval(tmp_path):
     later = RunDir.create(tmp_path, "later")                                  # the caller draws it (experiment)
     tiny_fit(2, [RunRecorder(later, {}, lambda h: {}, draw_at_end=False)])
     assert not (never.path / "curves.png").exists() and not (later.path / "curves.png").exists()
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_console_progress_shows_a_solver_status_line_and_clears_it(monkeypatch):
+    import linnet.callbacks as callbacks
+    clock = iter([0.0, 0.1, 0.7, 0.8, 1.5])
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: next(clock))
+    out, err = io.StringIO(), FakeTerminal()
+    progress = ConsoleProgress(1, out=out, err=err)
+    for i, loss in enumerate([2.3, 1.2, 0.5, 0.4, 0.3e-6]):
+        progress.on_solver_step(i, loss)
+    # drawn at t = 0 (iteration 0), 0.7 (2) and 1.5 (4): every 0.5 s at most
+    assert err.getvalue().split("\r")[1:] == ["L-BFGS  iteration 0  loss 2.3000  0.0 ms",
+                                              "L-BFGS  iteration 2  loss 0.5000  700 ms",
+                                              "L-BFGS  iteration 4  loss 3.000e-07  1.50 s"]
+    progress.on_epoch_end(EpochRecord(1, 1.0, 0.1, 0.9, 0.2, 0.8, 1.6), None, [])
+    assert err.getvalue().endswith("\r" + " " * len("L-BFGS  iteration 4  loss 3.000e-07  1.50 s") + "\r")
+    assert out.getvalue().startswith("epoch 1/1  train loss 0.1000")
+
+
+def test_console_progress_draws_no_solver_status_off_a_terminal():
+    err = io.StringIO()
+    progress = ConsoleProgress(1, out=io.StringIO(), err=err)
+    progress.on_solver_step(1, 0.5)
+    progress.on_fit_end([], None)
+    assert err.getvalue() == ""

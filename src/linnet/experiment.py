@@ -219,8 +219,8 @@ def overfit_warning(cfg: TrainConfig, last: EpochRecord, n_train: int | None = N
                                                                    last.test_loss > max(0.1, 10 * last.train_loss)):
         return None
     samples = f"the {n_train} training samples" if n_train else "the training set"
-    return (f"the training loss reached {number(last.train_loss)} with no weight decay: {samples} are fitted "
-            f"exactly, and the test loss is {number(last.test_loss)} (overfitting); "
+    return (f"the training loss reached {number(last.train_loss)} with no weight decay, the test loss "
+            f"{number(last.test_loss)}: the model fits {samples} exactly (overfitting); "
             "add --weight-decay (e.g. 1e-3) to regularise")
 
 

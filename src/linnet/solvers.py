@@ -103,7 +103,7 @@ def lbfgs_softmax(X: Tensor, y: Tensor, num_classes: int, weight_decay: float = 
         loss = _objective_t(W_t, b, A, y, weight_decay)
         loss.backward()
         if progress is not None:   # torch's LBFGS counts its iterations in the state of its first parameter
-            progress(opt.state[W_t].get("n_iter", 0), float(loss))
+            progress(opt.state[W_t].get("n_iter", 0), float(loss.detach()))
         return loss
 
     opt.step(closure)   # one call runs the whole optimisation (up to max_iter iterations)
