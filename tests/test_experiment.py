@@ -285,26 +285,3 @@ def test_resume_refuses_a_setting_that_makes_another_run_and_changes_nothing(tmp
         resume(first.run_dir, epochs=1, batch_size=8, quiet=True)
     assert {p.name: p.read_bytes() for p in first.run_dir.iterdir()} == before
 
-
-class SolverWatch(Callback):
-    def __init__(self):
-        self.steps = []
-
-    def on_solver_step(self, iteration, loss):
-        self.steps.append((iteration, loss))
-
-
-def test_lbfgs_shows_progress_and_warns_when_it_fits_a_small_set_exactly(tmp_path, no_plots, capsys):
-    watch = SolverWatch()
-    result = train(cfg(tmp_path, "exact", solver="lbfgs"), callbacks=[watch])
-    assert len(watch.steps) > 10 and watch.steps[-1][0] > 10                  # iterations, as the solve went
-    err = capsys.readouterr().err
-    assert result.summary["train_loss"] < 0.01 and result.summary["test_loss"] > 0.1      # digits: separable
-    assert err.startswith("warning: the training loss reached ") and "fits the 1437 training samples exactly" in err
-    assert "add --weight-decay (e.g. 1e-3)" in err
-    assert read_json(result.run_dir / "summary.json")["warnings"] == [
-        w.replace("the 1437 training samples", "the training set") for w in [err[len("warning: "):].strip()]]
-    config = read_json(result.run_dir / "config.json")
-    assert config["resolved"]["solver"]["name"] == "lbfgs" and "lr" not in config["resolved"] and "plan" not in config
-    regular = train(cfg(tmp_path, "regular", solver="lbfgs", weight_decay=1e-3), quiet=True)
-    assert "warnings" not in regular.summary

@@ -18,17 +18,17 @@ import torch
 from linnet.checks import check_size
 from linnet.callbacks import ConsoleProgress, LivePlot, RunRecorder, draw_curves, in_notebook
 from linnet.config import TrainConfig
-from linnet.data.loader import Loader, to_float
+from linnet.data.loader import Loader
 from linnet.data.dataset import Dataset, Split
 from linnet.data.sources import load_dataset
 from linnet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
 from linnet.errors import ConfigError, RunInterrupted, TrainingDiverged
-from linnet.humanize import number
 from linnet.models import build_model
 from linnet.plan import new_plan, resume_plan
 from linnet.restore import read_config, resolve_device, restore_model
 from linnet.runs import RunDir
-from linnet.train import EpochRecord, evaluate, fit
+from linnet.solverrun import overfit_warning
+from linnet.train import EpochRecord, fit
 
 
 def _interruptible(cfg, run: RunDir, model, ds, device, fit_fn, total: int):
@@ -175,53 +175,13 @@ def _check_extras(cfg: TrainConfig) -> None:
 def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, quiet, lr_start=0):
     train_iter, test_iter = loaders_for(cfg, ds)
     if cfg.solver == "lbfgs":
-        return _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, quiet)
+        from linnet.solverrun import fit_lbfgs
+        return fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, _callbacks(cfg, run, ds, 1, callbacks, quiet),
+                         quiet)
     return fit(model, train_iter, test_iter, epochs, cfg.resolved("lr"), lr_schedule=cfg.lr_schedule,
                lr_gamma=cfg.lr_decay or 1.0, lr_step=cfg.lr_step, weight_decay=cfg.weight_decay,
                start_epoch=start_epoch, history=history, lr_start=lr_start,
                callbacks=_callbacks(cfg, run, ds, start_epoch + epochs, callbacks, quiet), device=device)
-
-
-def _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, quiet):
-    """Full-batch L-BFGS to the convex optimum; recorded as one epoch. Callbacks with an
-    `on_solver_step(iteration, loss)` (ConsoleProgress) see the solve move."""
-    from linnet.solvers import TRAINING_LBFGS, lbfgs_softmax
-    cbs = _callbacks(cfg, run, ds, 1, callbacks, quiet)
-    watchers = [cb.on_solver_step for cb in cbs if hasattr(cb, "on_solver_step")]
-    start = time.perf_counter()
-    X = to_float(ds.train.images, train_iter.resize) if ds.is_images else ds.train.images
-    X = X.reshape(len(ds.train), -1).to(device)                                              # (n, d), whole split
-    y = ds.train.labels.to(device)
-    try:
-        W, b = lbfgs_softmax(X, y, len(ds.classes), weight_decay=cfg.weight_decay, **TRAINING_LBFGS,
-                             progress=(lambda i, loss: [w(i, loss) for w in watchers]) if watchers else None)
-    finally:  # Ctrl-C mid-solve: the status line is cleared
-        for cb in cbs:
-            if hasattr(cb, "on_solver_step"):
-                cb.on_fit_end([], model)
-    model.load_state_dict({"W": W.to(torch.float32), "b": b.to(torch.float32)})
-    train_loss, train_acc = evaluate(model, train_iter, device)
-    test_loss, test_acc = evaluate(model, test_iter, device)
-    record = EpochRecord(1, 1.0, train_loss, train_acc, test_loss, test_acc, time.perf_counter() - start)
-    for cb in cbs:
-        cb.on_epoch_end(record, model, [record])
-        cb.on_fit_end([record], model)
-    warning = overfit_warning(cfg, record, len(ds.train))
-    if warning and not quiet:
-        print(f"warning: {warning}", file=sys.stderr, flush=True)
-    return [record]
-
-
-def overfit_warning(cfg: TrainConfig, last: EpochRecord, n_train: int | None = None) -> str | None:
-    """L-BFGS without weight decay on a separable (small) training set drives the training loss to ~0
-    with ever larger weights: the test loss explodes (18 on 600 Fashion-MNIST images). Say so, and what helps."""
-    if cfg.solver != "lbfgs" or cfg.weight_decay > 0 or not (last.train_loss < 0.01 and
-                                                                   last.test_loss > max(0.1, 10 * last.train_loss)):
-        return None
-    samples = f"the {n_train} training samples" if n_train else "the training set"
-    return (f"the training loss reached {number(last.train_loss)} with no weight decay, the test loss "
-            f"{number(last.test_loss)}: the model fits {samples} exactly (overfitting); "
-            "add --weight-decay (e.g. 1e-3) to regularise")
 
 
 Announce = Callable[[dict, Path], None]   # (summary, run directory): told before the figures are drawn
