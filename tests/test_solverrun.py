@@ -42,3 +42,18 @@ def test_the_warning_needs_lbfgs_no_weight_decay_a_tiny_train_loss_and_a_larger_
     assert overfit_warning(TrainConfig(), fitted) is None                                        # SGD
     assert overfit_warning(TrainConfig(solver="lbfgs"), EpochRecord(1, 1.0, 0.3, 0.9, 0.4, 0.9, 1.0)) is None
     assert overfit_warning(TrainConfig(solver="lbfgs"), EpochRecord(1, 1.0, 1e-3, 1.0, 0.005, 1.0, 1.0)) is None
+
+
+def test_ctrl_c_mid_solve_says_to_start_again_not_to_resume(tmp_path, no_plots):
+    import pytest
+
+    from linnet.errors import RunInterrupted
+
+    class StopSolve(Callback):
+        def on_solver_step(self, iteration, loss):
+            if iteration >= 3:
+                raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted, match=r"^training stopped before epoch 1 of 1 was complete \(Ctrl-C\); .*cut "
+                                             r"keeps its starting point\. L-BFGS solves in one go: start the run again$"):
+        train(cfg(tmp_path, "cut"), callbacks=[StopSolve()], quiet=True)

@@ -41,10 +41,13 @@ class RunInterrupted(Exception):
 
     SIGNALS = {"KeyboardInterrupt": "Ctrl-C", "Terminated": "SIGTERM"}
 
-    def __init__(self, run_dir, completed: int, signal_name: str, total: int | None = None) -> None:
+    def __init__(self, run_dir, completed: int, signal_name: str, total: int | None = None,
+                 resumable: bool = True) -> None:
         of = f" of {total}" if total is not None else ""
         where = f"after epoch {completed}{of}" if completed else f"before epoch 1{of} was complete"
         kept = "its completed epochs, figures and report" if completed else "its starting point"
+        then = (f"Continue with: linnet train --resume {run_dir}" if resumable else
+                "L-BFGS solves in one go: start the run again")
         super().__init__(f"training stopped {where} ({self.SIGNALS.get(signal_name, signal_name)}); {run_dir} keeps "
-                         f"{kept}. Continue with: linnet train --resume {run_dir}")
+                         f"{kept}. {then}")
         self.run_dir, self.completed, self.signal_name, self.total = run_dir, completed, signal_name, total

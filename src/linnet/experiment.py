@@ -38,7 +38,7 @@ def _interruptible(cfg, run: RunDir, model, ds, device, fit_fn, total: int):
         return fit_fn()
     except KeyboardInterrupt as exc:
         completed = _finish_stopped(cfg, run, model, ds, device)
-        raise RunInterrupted(run.path, completed, type(exc).__name__, total) from None
+        raise RunInterrupted(run.path, completed, type(exc).__name__, total, cfg.solver != "lbfgs") from None
     except TrainingDiverged as exc:
         completed = _finish_stopped(cfg, run, model, ds, device)
         raise TrainingDiverged(f"{exc} Stopped after epoch {completed} of {total}; {run.path} keeps "
