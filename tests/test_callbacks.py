@@ -203,7 +203,7 @@ def test_console_progress_shows_a_solver_status_line_and_clears_it(monkeypatch):
                                               "L-BFGS  iteration 4  loss 3.000e-07  1.50 s"]
     progress.on_epoch_end(EpochRecord(1, 1.0, 0.1, 0.9, 0.2, 0.8, 1.6), None, [])
     assert err.getvalue().endswith("\r" + " " * len("L-BFGS  iteration 4  loss 3.000e-07  1.50 s") + "\r")
-    assert out.getvalue().startswith("epoch 1/1  train loss 0.1000")
+    assert out.getvalue() == "L-BFGS  train loss 0.1000  train acc 0.900  test acc 0.800  1.60 s\n"   # no epoch, no lr
 
 
 def test_console_progress_draws_no_solver_status_off_a_terminal():

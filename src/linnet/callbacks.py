@@ -14,16 +14,17 @@ from linnet.liveview import LiveFigure, in_notebook  # noqa: F401 (in_notebook: 
 from linnet.train import Callback, EpochRecord
 
 
-def format_record(r: EpochRecord, total: int | None = None) -> str:
-    """One epoch as a line: "epoch 3/10  train loss ..." ("epoch 3  ..." when the total is unknown)."""
+def format_record(r: EpochRecord, total: int | None = None, solver: str | None = None) -> str:
+    """One epoch as a line: "epoch 3/10  train loss ..." ("epoch 3  ..." when the total is unknown);
+    a full-batch solve (`solver`, e.g. "L-BFGS") has no epochs and no lr: "L-BFGS  train loss ..."."""
     width = len(str(total))
     epoch = f"{r.epoch:>{width}}/{total}" if total is not None else str(r.epoch)
-    line = f"epoch {epoch}  train loss {number(r.train_loss)}"
+    line = f"{solver or 'epoch ' + epoch}  train loss {number(r.train_loss)}"
     if r.train_acc is not None:
         line += f"  train acc {r.train_acc:.3f}  test acc {r.test_acc:.3f}"
     else:
         line += f"  test loss {number(r.test_loss)}"
-    return line + f"  lr {r.lr:.4g}  {seconds(r.seconds)}"
+    return line + ("" if solver else f"  lr {r.lr:.4g}") + f"  {seconds(r.seconds)}"
 
 
 class ConsoleProgress(Callback):
@@ -72,7 +73,8 @@ class ConsoleProgress(Callback):
         if self.bar is not None:
             self.bar.close()
         self._clear_status()
-        print(format_record(record, self.total), file=self.out, flush=True)
+        solver = "L-BFGS" if self.solve_start is not None else None   # the record of a solve, not an epoch
+        print(format_record(record, self.total, solver), file=self.out, flush=True)
 
     def on_fit_end(self, history, model) -> None:
         if self.bar is not None:
