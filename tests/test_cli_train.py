@@ -449,7 +449,7 @@ def test_resume_refuses_settings_it_cannot_apply_naming_the_flags(tmp_path, caps
     assert rc == 0, err
     assert [float(r["lr"]) for r in metrics_rows(tmp_path / "r")] == [0.1, 0.5, 0.5]
     change = read_json(tmp_path / "r" / "config.json")["plan"]["changes"][-1]
-    assert change["epoch"] == 1 and change["set"] == {"lr": 0.5, "epochs": 3}
+    assert change["after_epoch"] == 1 and change["set"] == {"lr": 0.5, "epochs": 3}
 
 
 def test_one_epoch_is_singular_and_short_epochs_show_ms(tmp_path, capsys, no_plots):

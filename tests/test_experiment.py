@@ -262,7 +262,7 @@ def test_resume_with_a_new_lr_and_weight_decay_applies_them_from_that_epoch(tmp_
     assert [float(r["lr"]) for r in metrics_rows(tmp_path / "changed")] == [0.1, 0.1, 0.3, 0.3]
     config = read_json(tmp_path / "changed" / "config.json")
     (change,) = config["plan"]["changes"]
-    assert change["epoch"] == 2 and change["set"] == {"lr": 0.3, "weight_decay": 1e-3, "epochs": 4}
+    assert change["after_epoch"] == 2 and change["set"] == {"lr": 0.3, "weight_decay": 1e-3, "epochs": 4}
     assert config["settings"]["lr"] == 0.3 and config["settings"]["weight_decay"] == 1e-3
     assert read_json(tmp_path / "same" / "config.json")["plan"]["changes"][0]["set"] == {"epochs": 4}
 
@@ -273,7 +273,7 @@ def test_an_lr_decay_set_on_resume_counts_from_that_epoch(tmp_path, no_plots):
     resumed = resume(tmp_path / "d", lr_decay=0.5, quiet=True)                  # bare: to the plan's 4
     assert [r.lr for r in resumed.history] == [0.2, 0.2, 0.2, 0.1]
     assert read_json(tmp_path / "d" / "config.json")["plan"] == {
-        "epochs": 4, "changes": [{"epoch": 2, "set": {"lr_decay": 0.5, "lr": 0.2},
+        "epochs": 4, "changes": [{"after_epoch": 2, "set": {"lr_decay": 0.5, "lr": 0.2},
                                   "time": read_json(tmp_path / "d" / "config.json")["plan"]["changes"][0]["time"]}]}
 
 

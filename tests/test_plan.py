@@ -22,7 +22,7 @@ def test_a_bare_resume_finishes_the_plan_and_epochs_adds_to_the_completed():
     more = resume_plan("runs/r", config(), DIGITS, 2, 30, {})
     assert (more.total, more.epochs) == (32, 30) and more.announce() == "resuming at epoch 2, training to 32"
     assert more.config["plan"]["epochs"] == 32 and more.config["resolved"]["epochs"] == 32
-    assert more.config["plan"]["changes"][0]["epoch"] == 2 and more.config["plan"]["changes"][0]["set"] == {"epochs": 32}
+    assert more.config["plan"]["changes"][0]["after_epoch"] == 2 and more.config["plan"]["changes"][0]["set"] == {"epochs": 32}
     assert more.cfg.epochs == 32 and more.config["settings"]["epochs"] == 32
 
 
@@ -71,7 +71,7 @@ def test_an_lr_change_applies_from_the_resume_epoch_and_is_recorded():
     plan = resume_plan("runs/r", config(), DIGITS, 2, None, {"lr": 0.5, "weight_decay": 1e-3})
     assert plan.cfg.lr == 0.5 and plan.cfg.weight_decay == 1e-3 and plan.lr_start == 2
     (change,) = plan.config["plan"]["changes"]
-    assert change["epoch"] == 2 and change["set"] == {"lr": 0.5, "weight_decay": 1e-3}
+    assert change["after_epoch"] == 2 and change["set"] == {"lr": 0.5, "weight_decay": 1e-3}
     assert plan.config["settings"]["lr"] == 0.5 and plan.config["resolved"]["lr"] == 0.5
     assert lr_start(plan.config) == 2                                            # a later resume keeps the segment
 

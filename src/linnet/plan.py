@@ -1,12 +1,13 @@
 """A run's plan: how many epochs it trains, and what a `--resume` may change on the way.
 
-config.json holds the plan ("plan": {"epochs": 30, "changes": [...]}). A bare resume finishes it;
+config.json holds the plan ("plan": {"epochs": 30, "changes": [{"after_epoch": 2, "set": {"lr": 0.05},
+"time": ...}]}). A bare resume finishes it;
 `epochs=N` adds N epochs to those completed. A setting that changes the math of the epochs still to
 come either applies from the resume's epoch and is recorded as a change at that epoch (the lr, its
 decay, weight decay, the epoch count), or is refused: the batch size, the implementation, the data
 and the seed make the run another run, which `--resume` must not pretend to continue.
 
-An lr change starts a new lr segment: epoch e >= k (the resume's epoch) trains with
+An lr change starts a new lr segment: epoch e >= k (0-based; k = the epochs completed) trains with
 learning_rate(schedule, lr, e - k, ...), so `--lr 0.05` means 0.05 now, decaying from there. A
 change of the decay alone keeps the lr in force at epoch k as the new segment's starting lr.
 """
@@ -51,7 +52,7 @@ def planned_epochs(config: dict, cfg: TrainConfig) -> int:
 def lr_start(config: dict) -> int:
     """The epoch (0-based) the current lr segment starts at: that of the last lr change, else 0."""
     changes = (config.get("plan") or {}).get("changes") or []
-    starts = [c["epoch"] for c in changes if any(k in c.get("set", {}) for k in LR_SETTINGS)]
+    starts = [c["after_epoch"] for c in changes if any(k in c.get("set", {}) for k in LR_SETTINGS)]
     return starts[-1] if starts else 0
 
 
@@ -135,7 +136,7 @@ def _recorded(config: dict, cfg: TrainConfig, done: int, total: int, changed: di
     plan["epochs"] = total
     changes = list(plan.get("changes") or [])
     if changed:
-        changes.append({"epoch": done, "set": changed, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        changes.append({"after_epoch": done, "set": changed, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     plan["changes"] = changes
     out = {**config, "plan": plan, "settings": dataclasses.asdict(cfg)}
     if isinstance(out.get("resolved"), dict) and "epochs" in out["resolved"]:
