@@ -212,3 +212,17 @@ def test_console_progress_draws_no_solver_status_off_a_terminal():
     progress.on_solver_step(1, 0.5)
     progress.on_fit_end([], None)
     assert err.getvalue() == ""
+
+
+def test_console_progress_erases_the_bar_line_when_fit_stops_on_a_terminal(monkeypatch):
+    err = FakeTerminal()
+    progress = ConsoleProgress(3, out=io.StringIO(), err=err)
+    progress.on_epoch_start(2, 100)
+    progress.bar = None                  # as when Ctrl-C lands inside tqdm, before the bar is assigned
+    progress.on_fit_end([], None)
+    assert err.getvalue().endswith("\r\x1b[K")
+    off = io.StringIO()
+    quiet = ConsoleProgress(3, out=io.StringIO(), err=off)
+    quiet.on_epoch_start(2, 100)
+    quiet.on_fit_end([], None)
+    assert "\x1b[K" not in off.getvalue()                                         # not a terminal: no escape codes

@@ -35,6 +35,7 @@ class ConsoleProgress(Callback):
     def __init__(self, total_epochs: int, out=None, err=None) -> None:
         self.total, self.out, self.err, self.bar = total_epochs, out or sys.stdout, err, None
         self.solve_start, self.last_status, self.status_width = None, float("-inf"), 0
+        self.drawing = False   # a bar may be on the terminal's current line (set before tqdm draws it)
 
     def on_solver_step(self, iteration: int, loss: float) -> None:
         """A full-batch solver's progress (linnet.solvers.lbfgs_softmax): on a terminal, one status line
@@ -60,6 +61,7 @@ class ConsoleProgress(Callback):
 
     def on_epoch_start(self, epoch: int, num_batches: int | None) -> None:
         from tqdm.auto import tqdm
+        self.drawing = True
         self.bar = tqdm(total=num_batches, desc=f"epoch {epoch}", leave=False, disable=None,
                         unit="batch", file=self.err or sys.stderr)
 
@@ -80,6 +82,13 @@ class ConsoleProgress(Callback):
         if self.bar is not None:
             self.bar.close()  # after an error mid-epoch, the bar must not linger on the terminal
         self._clear_status()
+        err = self.err or sys.stderr
+        if self.drawing and getattr(err, "isatty", lambda: False)():
+            # Ctrl-C can land inside tqdm (while it draws, before `self.bar` is even set): whatever is
+            # on the line, erase it (carriage return, clear to its end) so the next message starts clean
+            err.write("\r\x1b[K")
+            err.flush()
+        self.drawing = False
 
 
 class RunRecorder(Callback):

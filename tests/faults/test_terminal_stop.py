@@ -22,16 +22,18 @@ from helpers_train import write_idx_dataset
 
 
 def screen(raw: str) -> list[str]:
-    """What a terminal shows for `raw`: each line with its carriage returns applied."""
+    """What a terminal shows for `raw`: each line with its carriage returns and erase-to-end (ESC [K) applied."""
     lines = []
     for line in raw.replace("\r\n", "\n").split("\n"):
         cells: list[str] = []
         col = 0
-        for ch in line:
-            if ch == "\r":
+        for token in re.findall(r"\x1b\[K|.", line, re.S):
+            if token == "\r":
                 col = 0
+            elif token == "\x1b[K":
+                del cells[col:]
             else:
-                cells[col:col + 1] = [ch]
+                cells[col:col + 1] = [token]
                 col += 1
         lines.append("".join(cells).rstrip())
     return [line for line in lines if line]
