@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-scale bench-folders clean
+.PHONY: run test bench bench-scale bench-folders bench-distributed clean
 
 $(STAMP): pyproject.toml setup.py constraints.txt src/linnet/models/_kernel.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ bench-scale: $(STAMP)
 
 bench-folders: $(STAMP)
 	$(BIN)/python benchmarks/bench_folders.py
+
+bench-distributed: $(STAMP)
+	$(BIN)/python benchmarks/bench_distributed.py
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info src/linnet/models/*.so

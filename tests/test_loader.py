@@ -177,3 +177,14 @@ def test_load_data_fashion_mnist(tmp_path, resize, hw):
     assert torch.equal(y, torch.from_numpy(arrays["test_labels"].astype(np.int64)))
     if resize is None:
         assert torch.equal(X[:, 0], torch.from_numpy(arrays["test_images"]).float() / 255)
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_shards_of_each_batch_put_together_are_the_batch(shuffle):
+    """linnet.distributed's ranks each read a contiguous part of every batch, the short last one too."""
+    split = Split(torch.arange(23 * 4, dtype=torch.uint8).view(23, 2, 2), torch.arange(23))
+    loader = Loader(split, 10, shuffle=shuffle, seed=1)
+    whole = [y.tolist() for _, y in loader.epoch_batches(2)]
+    parts = [[y.tolist() for _, y in loader.epoch_batches(2, shard=(rank, 3))] for rank in range(3)]
+    assert [a + b + c for a, b, c in zip(*parts, strict=True)] == whole
+    assert [len(y) for y in parts[0]] == [3, 3, 1] and [len(y) for y in parts[2]] == [4, 4, 1]

@@ -172,26 +172,32 @@ def _check_extras(cfg: TrainConfig) -> None:
             make_log_dir(Path(cfg.tensorboard).expanduser())
 
 
-def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, quiet, lr_start=0):
+def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, quiet, parallel=None, lr_start=0):
+    """`parallel` (linnet.distributed): rank 0 passes its run, the other ranks None (no callbacks).
+    `lr_start`: the epoch the lr schedule counts from (linnet.plan)."""
     train_iter, test_iter = loaders_for(cfg, ds)
     if cfg.solver == "lbfgs":
         from linnet.solverrun import fit_lbfgs
         return fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, _callbacks(cfg, run, ds, 1, callbacks, quiet),
                          quiet)
+    if parallel is not None and run is not None:
+        parallel.lead(run.path, cfg, ds, start_epoch, epochs, model, lr_start)
     return fit(model, train_iter, test_iter, epochs, cfg.resolved("lr"), lr_schedule=cfg.lr_schedule,
                lr_gamma=cfg.lr_decay or 1.0, lr_step=cfg.lr_step, weight_decay=cfg.weight_decay,
-               start_epoch=start_epoch, history=history, lr_start=lr_start,
-               callbacks=_callbacks(cfg, run, ds, start_epoch + epochs, callbacks, quiet), device=device)
+               start_epoch=start_epoch, history=history, lr_start=lr_start, device=device, parallel=parallel,
+               callbacks=_callbacks(cfg, run, ds, start_epoch + epochs, callbacks, quiet) if run is not None else ())
 
 
 Announce = Callable[[dict, Path], None]   # (summary, run directory): told before the figures are drawn
 
 
-def train(cfg: TrainConfig, callbacks=(), quiet: bool = False, announce: Announce | None = None) -> RunResult:
+def train(cfg: TrainConfig, callbacks=(), quiet: bool = False, announce: Announce | None = None,
+          parallel=None) -> RunResult:
     """Start a new run in runs_dir/name and train it; every epoch is checkpointed.
 
     `announce(summary, run_dir)` is called once training is done, before the figures and the report
     are drawn (the CLI prints its final line there: the result shows without waiting for matplotlib).
+    `parallel`: rank 0 of a data-parallel run (linnet.distributed); the other ranks run `follow`.
     """
     _check_extras(cfg)
     if cfg.data is not None:  # config.json records where the data are, valid from any directory
@@ -210,12 +216,12 @@ def train(cfg: TrainConfig, callbacks=(), quiet: bool = False, announce: Announc
         run.save_checkpoint(model.state_dict(), [], _meta(cfg, ds))  # epoch 0
         total = 1 if cfg.solver == "lbfgs" else cfg.resolved("epochs")
         history = _interruptible(cfg, run, model, ds, device, lambda: _fit(cfg, model, ds, device, run, 0, [], total,
-                                                                           callbacks, quiet), total)
+                                                                           callbacks, quiet, parallel), total)
         return _finish(cfg, run, model, ds, history, device, announce)
 
 
 def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False, announce: Announce | None = None,
-           **overrides) -> RunResult:
+           parallel=None, **overrides) -> RunResult:
     """Continue a run from its last checkpoint: to its planned epoch count (epochs=None), or `epochs`
     more than it has completed. `overrides` (TrainConfig fields): the lr, its decay and weight decay
     apply from this epoch on and are recorded in config.json; device, plots, tensorboard and mmap
@@ -241,7 +247,7 @@ def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False
         done = history
         history = _interruptible(cfg, run, model, ds, device,
                                  lambda: _fit(cfg, model, ds, device, run, plan.done, done, plan.epochs,
-                                              callbacks, quiet, plan.lr_start), plan.total)
+                                              callbacks, quiet, parallel, plan.lr_start), plan.total)
         return _finish(cfg, run, model, ds, history, device, announce)
 
 

@@ -107,12 +107,14 @@ def predict_all(model, loader, device=None) -> torch.Tensor:
 def fit(model, train_iter, test_iter, epochs: int, lr: float = 0.1, *, lr_schedule: str = "constant",
         lr_gamma: float = 0.9, lr_step: int = 1, weight_decay: float = 0.0, start_epoch: int = 0,
         history: Sequence[EpochRecord] = (), callbacks: Sequence[Callback] = (), device=None,
-        lr_start: int = 0) -> list[EpochRecord]:
+        lr_start: int = 0, parallel=None) -> list[EpochRecord]:
     """Train `epochs` more epochs after `start_epoch` completed ones; returns the whole history.
 
     Epoch e (0-based) uses lr = learning_rate(lr_schedule, lr, e - lr_start, lr_gamma, lr_step) and,
     with a linnet Loader, the batches of epoch e: so 5 epochs then 5 more equal 10 at once, bit for
     bit. `lr_start`: the epoch the schedule starts from (a resume that changed the lr, linnet.plan).
+    `parallel` (a linnet.distributed.DataParallel): this process steps on its share of each batch and
+    evaluates its share of the test set; the records are those of the whole data, on every rank.
     """
     history = list(history)
     classify = model.kind == "softmax"
@@ -124,7 +126,8 @@ def fit(model, train_iter, test_iter, epochs: int, lr: float = 0.1, *, lr_schedu
                 cb.on_epoch_start(epoch + 1, num_batches)
             start = time.perf_counter()
             metric = Accumulator(3)  # loss sum, correct, count
-            steps = _epoch_steps(model, train_iter, epoch, epoch_lr, weight_decay, device)
+            steps = (_epoch_steps(model, train_iter, epoch, epoch_lr, weight_decay, device) if parallel is None
+                     else parallel.epoch_steps(model, train_iter, epoch, epoch_lr, weight_decay, device))
             for step, (loss_sum, correct, size) in enumerate(steps, start=1):
                 if not math.isfinite(loss_sum):
                     raise TrainingDiverged(
@@ -133,7 +136,7 @@ def fit(model, train_iter, test_iter, epochs: int, lr: float = 0.1, *, lr_schedu
                 metric.add(loss_sum, correct, size)
                 for cb in callbacks:
                     cb.on_batch_end(step, loss_sum / size)
-            test_loss, test_acc = evaluate(model, test_iter, device)
+            test_loss, test_acc = (evaluate if parallel is None else parallel.evaluate)(model, test_iter, device)
             record = EpochRecord(epoch + 1, epoch_lr, metric[0] / metric[2],
                                  metric[1] / metric[2] if classify else None, test_loss, test_acc,
                                  time.perf_counter() - start)

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)   # `linnet train --nproc` starts it again N times
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.run(args)

@@ -60,22 +60,39 @@ def add_parser(sub) -> None:
                    help="log curves and weight images for TensorBoard: into RUN_DIR/tensorboard, or DIR/<run name> "
                         "(needs linnet[tensorboard])")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
+    p.add_argument("--nproc", type=int, metavar="N",
+                   help="data-parallel training in N processes on this host (torchrun's launcher; for several "
+                        "hosts run torchrun yourself, see the README)")
     p.set_defaults(run=run)
     track_given(p)
 
 
 def run(args) -> int:
     cfg = config_from_args(TrainConfig, args)
+    if (args.nproc or 1) > 1 and cfg.solver == "lbfgs":
+        from linnet.errors import ConfigError
+        raise ConfigError(f"--solver lbfgs solves the full batch in one process; leave out --nproc. Got --nproc {args.nproc}.")
+    if args.nproc is not None and args.nproc != 1:   # --nproc 1: this process is the one
+        from linnet.launch import launch, without_nproc
+        return launch(args.nproc, without_nproc(args.argv))
     if not args.resume and cfg.data is None:  # IDX files are read while torch is imported (both take a core a while)
         from linnet.data.sources import read_ahead
         read_ahead(cfg.resolved("dataset"), cfg.data_dir, cfg.mmap)
+    from linnet import distributed
+    parallel = distributed.from_env(cfg.solver)   # None unless started by torchrun with 2 or more processes
+    if parallel is None:
+        return _train(args, cfg, None)
+    return distributed.run_rank(parallel, lambda: _train(args, cfg, parallel))
+
+
+def _train(args, cfg: TrainConfig, parallel) -> int:
     from linnet import experiment
     if args.resume:
         given = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(TrainConfig) if f.name in args.given}
         result = experiment.resume(args.resume, epochs=given.pop("epochs", None), quiet=args.quiet,
-                                   announce=print_result, **given)
+                                   announce=print_result, parallel=parallel, **given)
     else:
-        result = experiment.train(cfg, quiet=args.quiet, announce=print_result)
+        result = experiment.train(cfg, quiet=args.quiet, announce=print_result, parallel=parallel)
     print(f"report: {result.run_dir / 'report.html'}")
     return 0
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from linnet.data.dataset import Dataset, Split
 from linnet.data.sources import load_dataset
 from linnet.checks import check_size
+from linnet.distributed import contiguous_share
 from linnet.errors import ConfigError
 
 
@@ -75,21 +76,30 @@ class Loader:
             order = torch.arange(n)
         return order[:n - n % self.batch_size] if self.drop_last else order
 
-    def batch_indices(self, epoch: int) -> Iterator[torch.Tensor | slice]:
-        """epoch_order cut into minibatches; in natural order as slices (views, no gather)."""
+    def batch_indices(self, epoch: int, shard: tuple[int, int] | None = None) -> Iterator[torch.Tensor | slice]:
+        """epoch_order cut into minibatches; in natural order as slices (views, no gather).
+
+        shard=(rank, world_size): only that rank's contiguous part of each minibatch (linnet.distributed).
+        """
         order, bs = self.epoch_order(epoch), self.batch_size
         for start in range(0, len(order), bs):
-            yield order[start:start + bs] if self.shuffle else slice(start, min(start + bs, len(order)))
+            stop = min(start + bs, len(order))
+            if shard is not None:
+                part = contiguous_share(stop - start, *shard)
+                start, stop = start + part.start, start + part.stop
+            yield order[start:stop] if self.shuffle else slice(start, stop)
 
-    def epoch_batches(self, epoch: int, raw: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def epoch_batches(self, epoch: int, raw: bool = False,
+                      shard: tuple[int, int] | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The batches of one given epoch; uint8 images become floats, other features pass as they are.
 
         raw=True yields uint8 images (B, H, W) unconverted, for models that fold the 1/255 into their
-        arithmetic (linnet.models.fast); it is ignored when a resize is asked for.
+        arithmetic (linnet.models.fast); it is ignored when a resize is asked for. With a shard, each
+        batch is that rank's part: only its rows are read (resident or memory-mapped).
         """
         images, labels = self.split.images, self.split.labels
         convert = images.dtype == torch.uint8 and not (raw and self.resize is None)
-        for idx in self.batch_indices(epoch):
+        for idx in self.batch_indices(epoch, shard):
             if isinstance(idx, slice):
                 X, y = images[idx], labels[idx]
             else:  # index_select: a plain row gather, 20x faster than advanced indexing on (N, H, W)

@@ -48,16 +48,40 @@ class _TorchModel:
         with torch.no_grad():
             return self.per_sample_loss(self.logits(X), y)            # (B,)
 
-    def step(self, X: Tensor, y: Tensor, lr: float, weight_decay: float) -> tuple[Tensor, Tensor]:
+    def correct(self, out: Tensor, y: Tensor) -> int:
+        """Correct predictions among the batch's outputs (0 for regression)."""
+        return 0
+
+    def _set_hyper(self, lr: float, weight_decay: float) -> None:
         weight_group, bias_group = self.optimizer.param_groups
         weight_group["lr"] = bias_group["lr"] = lr
         weight_group["weight_decay"] = weight_decay
+
+    def train_step(self, X: Tensor, y: Tensor, lr: float, weight_decay: float = 0.0) -> tuple[float, int]:
+        self._set_hyper(lr, weight_decay)
         out = self.logits(X)
         l = self.per_sample_loss(out, y)                              # (B,)
         self.optimizer.zero_grad()
         l.mean().backward()                                           # mean: SGD does not divide by B
         self.optimizer.step()
-        return out.detach(), l.detach()
+        return l.detach().sum().item(), self.correct(out.detach(), y)
+
+    # A data-parallel step (linnet.distributed): the gradient of the SUMMED loss of this rank's rows,
+    # all-reduced, then divided by the global batch size: DDP's semantics with uneven shards allowed.
+    def local_gradient(self, X: Tensor, y: Tensor) -> tuple[float, int, list[Tensor]]:
+        """(summed loss, correct, gradients of the summed loss) of this batch, no step taken."""
+        out = self.logits(X)
+        l = self.per_sample_loss(out, y)                              # (B,)
+        self.optimizer.zero_grad(set_to_none=False)
+        l.sum().backward()
+        return l.detach().sum().item(), self.correct(out.detach(), y), [self.linear.weight.grad, self.linear.bias.grad]
+
+    def apply_gradient(self, lr: float, batch_size: int, weight_decay: float = 0.0) -> None:
+        """The SGD step from the (all-reduced) summed gradients in .grad, over a batch of batch_size."""
+        for p in (self.linear.weight, self.linear.bias):
+            p.grad.div_(batch_size)                                   # the sum -> the mean SGD expects
+        self._set_hyper(lr, weight_decay)
+        self.optimizer.step()
 
     def state_dict(self) -> dict[str, Tensor]:
         W = self.linear.weight.detach().T.clone(memory_format=torch.contiguous_format)   # (k, d) -> (d, k)
@@ -89,9 +113,8 @@ class SoftmaxRegression(_TorchModel):
     def per_sample_loss(self, out: Tensor, y: Tensor) -> Tensor:
         return self.criterion(out, y)                                 # (B, k), (B,) -> (B,)
 
-    def train_step(self, X: Tensor, y: Tensor, lr: float, weight_decay: float = 0.0) -> tuple[float, int]:
-        O, l = self.step(X, y, lr, weight_decay)
-        return l.sum().item(), (O.argmax(-1) == y).sum().item()
+    def correct(self, out: Tensor, y: Tensor) -> int:
+        return (out.argmax(-1) == y).sum().item()
 
 
 class LinearRegression(_TorchModel):
@@ -109,7 +132,3 @@ class LinearRegression(_TorchModel):
 
     def per_sample_loss(self, out: Tensor, y: Tensor) -> Tensor:
         return 0.5 * self.criterion(out, y.reshape(out.shape)).reshape(-1)   # (B, 1) -> (B,)
-
-    def train_step(self, X: Tensor, y: Tensor, lr: float, weight_decay: float = 0.0) -> tuple[float, int]:
-        _, l = self.step(X, y, lr, weight_decay)
-        return l.sum().item(), 0

@@ -116,6 +116,25 @@ class _ManualModel:
         self.weight_t.addmm_(G_t, X, beta=1.0 - lr * weight_decay, alpha=-lr * scale / B)  # (k, B) @ (B, d) -> (k, d)
         self.bias.sub_(G_t.sum(1), alpha=lr / B)                                          # (k, B) -> (k,)
 
+    # A data-parallel step (linnet.distributed) is a training step cut in two around the all-reduce:
+    # the summed-loss gradient of this rank's rows, then the update over the global batch. The
+    # compiled kernel fuses the two, so these run the torch code (same math, see the module doc).
+    @torch.no_grad()
+    def local_gradient(self, X: Tensor, y: Tensor) -> tuple[float, int, list[Tensor]]:
+        """(summed loss, correct, [dL/dW^T (k, d), dL/db (k,)] of the summed loss), no step taken."""
+        X, scale = self.matrix(X)                                           # (B, d)
+        E_t = self.logits_t(X, scale)                                       # (k, B) logits
+        loss_sum, correct = self.error_t(E_t, y.reshape(1, -1), torch.full_like(E_t[:1], -1.0))
+        self._grads = [torch.mm(E_t, X).mul_(scale), E_t.sum(1)]          # (k, B) @ (B, d) -> (k, d); (k,)
+        return loss_sum, correct, self._grads
+
+    @torch.no_grad()
+    def apply_gradient(self, lr: float, batch_size: int, weight_decay: float = 0.0) -> None:
+        """W <- (1 - lr wd) W - lr/B dL/dW and b <- b - lr/B dL/db, from the (all-reduced) sums."""
+        grad_w_t, grad_b = self._grads
+        self.weight_t.mul_(1.0 - lr * weight_decay).sub_(grad_w_t, alpha=lr / batch_size)
+        self.bias.sub_(grad_b, alpha=lr / batch_size)
+
     def state_dict(self) -> dict[str, Tensor]:
         return {self.names[0]: self.weight_t.T.clone(memory_format=torch.contiguous_format),
                 self.names[1]: self.bias.clone()}
@@ -153,11 +172,17 @@ class SoftmaxRegression(_ManualModel):
         X, scale = self.matrix(X, ws)                                       # (B, d)
         y_row = y.view(1, -1)                                               # (1, B) for gather / scatter
         O_t = self.logits_t(X, scale, out=ws.o_t)                           # (k, B)
-        correct = (O_t.max(0).indices == y).sum()                           # before the update (argmax(0) is 5x slower)
+        loss_sum, correct = self.error_t(O_t, y_row, ws.minus_ones)       # O_t becomes G^T
+        self.update(X, scale, O_t, lr, weight_decay)
+        return loss_sum, correct
+
+    @staticmethod
+    def error_t(O_t: Tensor, y_row: Tensor, minus_ones: Tensor) -> tuple[float, int]:
+        """Logits O^T (k, B) -> G^T = P^T - onehot(y)^T in place; (summed loss, correct) before the update."""
+        correct = (O_t.max(0).indices == y_row[0]).sum()                    # (argmax(0) is 5x slower)
         torch.log_softmax(O_t, 0, out=O_t)                                  # log P^T, in place
         log_p_true = O_t.gather(0, y_row).sum()                             # sum_i log P[i, y_i] = -loss
-        O_t.exp_().scatter_add_(0, y_row, ws.minus_ones)                    # P^T - onehot^T = G^T (times B)
-        self.update(X, scale, O_t, lr, weight_decay)
+        O_t.exp_().scatter_add_(0, y_row, minus_ones)                       # P^T - onehot^T = G^T (times B)
         return -log_p_true.item(), correct.item()
 
     def can_train_rows(self, images: Tensor) -> bool:
@@ -199,7 +224,12 @@ class LinearRegression(_ManualModel):
         ws = self.workspace(X.shape[0])
         X, scale = self.matrix(X, ws)                                       # (B, d)
         R_t = self.logits_t(X, scale, out=ws.o_t)                           # (1, d) @ (d, B) + b -> (1, B)
-        R_t.sub_(y.view(1, -1))                                             # residual r = y_hat - y
-        loss = 0.5 * R_t.square().sum()                                     # sum_i 1/2 r_i^2, before the update
+        loss, _ = self.error_t(R_t, y.view(1, -1))
         self.update(X, scale, R_t, lr, weight_decay)
-        return loss.item(), 0
+        return loss, 0
+
+    @staticmethod
+    def error_t(R_t: Tensor, y_row: Tensor, minus_ones: Tensor | None = None) -> tuple[float, int]:
+        """Predictions (1, B) -> residuals r = y_hat - y in place; (sum_i 1/2 r_i^2, 0) before the update."""
+        R_t.sub_(y_row.reshape(R_t.shape))                                  # residual r = y_hat - y
+        return (0.5 * R_t.square().sum()).item(), 0

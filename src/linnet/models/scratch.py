@@ -37,6 +37,25 @@ class _AutogradModel:
             self.weight.copy_(w)
             self.bias.copy_(b)
 
+    def backward_sum(self, X: Tensor, y: Tensor) -> tuple[float, int]:
+        """Backpropagate the batch's SUMMED loss into .grad; (summed loss, correct), before any step."""
+        raise NotImplementedError
+
+    def train_step(self, X: Tensor, y: Tensor, lr: float, weight_decay: float = 0.0) -> tuple[float, int]:
+        loss_sum, correct = self.backward_sum(X, y)
+        sgd([self.weight, self.bias], lr, len(y), weight_decay)    # `sgd` divides the summed gradient by B
+        return loss_sum, correct
+
+    # A data-parallel step (linnet.distributed) is train_step cut in two around the all-reduce.
+    def local_gradient(self, X: Tensor, y: Tensor) -> tuple[float, int, list[Tensor]]:
+        """(summed loss, correct, gradients of the summed loss) of this batch, no step taken."""
+        loss_sum, correct = self.backward_sum(X, y)
+        return loss_sum, correct, [self.weight.grad, self.bias.grad]
+
+    def apply_gradient(self, lr: float, batch_size: int, weight_decay: float = 0.0) -> None:
+        """The SGD step from the (all-reduced) summed gradients in .grad, over a batch of batch_size."""
+        sgd([self.weight, self.bias], lr, batch_size, weight_decay)
+
     def to(self, device) -> "_AutogradModel":
         self.weight = self.weight.detach().to(device).requires_grad_(True)
         self.bias = self.bias.detach().to(device).requires_grad_(True)
@@ -52,11 +71,10 @@ class SoftmaxRegression(_AutogradModel):
         with torch.no_grad():
             return cross_entropy(self.net(X), y)                      # (B,)
 
-    def train_step(self, X: Tensor, y: Tensor, lr: float, weight_decay: float = 0.0) -> tuple[float, int]:
+    def backward_sum(self, X: Tensor, y: Tensor) -> tuple[float, int]:
         O = self.net(X)                                               # (B, k) logits
         l = cross_entropy(O, y)                                       # (B,)
         l.sum().backward()                                            # the sum: `sgd` divides by B
-        sgd([self.weight, self.bias], lr, len(l), weight_decay)
         return l.detach().sum().item(), (O.detach().argmax(-1) == y).sum().item()
 
 
@@ -73,8 +91,7 @@ class LinearRegression(_AutogradModel):
             y_hat = self.net(X)                                       # (B, 1)
             return squared_loss(y_hat, y).reshape(-1)                 # (B, 1) -> (B,)
 
-    def train_step(self, X: Tensor, y: Tensor, lr: float, weight_decay: float = 0.0) -> tuple[float, int]:
+    def backward_sum(self, X: Tensor, y: Tensor) -> tuple[float, int]:
         l = squared_loss(self.net(X), y)                              # (B, 1)
         l.sum().backward()
-        sgd([self.weight, self.bias], lr, len(l), weight_decay)
         return l.detach().sum().item(), 0
