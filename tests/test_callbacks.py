@@ -114,8 +114,13 @@ def test_format_record_for_classification_and_regression():
     r = EpochRecord(7, 0.05, 0.123456, 0.9, 0.2, 0.875, 1.5)
     assert format_record(r, 10) == "epoch  7/10  train loss 0.1235  train acc 0.900  test acc 0.875  lr 0.05  1.50 s"
     lin = EpochRecord(1, 0.03, 0.04, None, 5e-5, None, 0.01)
-    assert format_record(lin, 3) == "epoch 1/3  train loss 0.0400  test loss 0.000050  lr 0.03  0.01 s"
-    assert format_record(lin) == "epoch 1  train loss 0.0400  test loss 0.000050  lr 0.03  0.01 s"   # total unknown
+    assert format_record(lin, 3) == "epoch 1/3  train loss 0.0400  test loss 5.000e-05  lr 0.03  10 ms"
+    assert format_record(lin) == "epoch 1  train loss 0.0400  test loss 5.000e-05  lr 0.03  10 ms"   # total unknown
+
+
+def test_format_record_keeps_huge_losses_and_short_epochs_readable():
+    r = EpochRecord(2, 10.0, 1.234e30, 0.1, 7.5e29, 0.1, 0.0042)
+    assert format_record(r, 2) == "epoch 2/2  train loss 1.234e+30  train acc 0.100  test acc 0.100  lr 10  4.2 ms"
 
 
 def test_run_recorder_writes_checkpoint_metrics_summary_every_epoch_and_curves_by_the_end(tmp_path):
@@ -177,3 +182,47 @@ def test_run_recorder_redraws_curves_at_most_every_min_interval(tmp_path):
     later = RunDir.create(tmp_path, "later")                                  # the caller draws it (experiment)
     tiny_fit(2, [RunRecorder(later, {}, lambda h: {}, draw_at_end=False)])
     assert not (never.path / "curves.png").exists() and not (later.path / "curves.png").exists()
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_console_progress_shows_a_solver_status_line_and_clears_it(monkeypatch):
+    import linnet.callbacks as callbacks
+    clock = iter([0.0, 0.1, 0.7, 0.8, 1.5])
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: next(clock))
+    out, err = io.StringIO(), FakeTerminal()
+    progress = ConsoleProgress(1, out=out, err=err)
+    for i, loss in enumerate([2.3, 1.2, 0.5, 0.4, 0.3e-6]):
+        progress.on_solver_step(i, loss)
+    # drawn at t = 0 (iteration 0), 0.7 (2) and 1.5 (4): every 0.5 s at most
+    assert err.getvalue().split("\r")[1:] == ["L-BFGS  iteration 0  loss 2.3000  0.0 ms",
+                                              "L-BFGS  iteration 2  loss 0.5000  700 ms",
+                                              "L-BFGS  iteration 4  loss 3.000e-07  1.50 s"]
+    progress.on_epoch_end(EpochRecord(1, 1.0, 0.1, 0.9, 0.2, 0.8, 1.6), None, [])
+    assert err.getvalue().endswith("\r" + " " * len("L-BFGS  iteration 4  loss 3.000e-07  1.50 s") + "\r")
+    assert out.getvalue() == "L-BFGS  train loss 0.1000  train acc 0.900  test acc 0.800  1.60 s\n"   # no epoch, no lr
+
+
+def test_console_progress_draws_no_solver_status_off_a_terminal():
+    err = io.StringIO()
+    progress = ConsoleProgress(1, out=io.StringIO(), err=err)
+    progress.on_solver_step(1, 0.5)
+    progress.on_fit_end([], None)
+    assert err.getvalue() == ""
+
+
+def test_console_progress_erases_the_bar_line_when_fit_stops_on_a_terminal(monkeypatch):
+    err = FakeTerminal()
+    progress = ConsoleProgress(3, out=io.StringIO(), err=err)
+    progress.on_epoch_start(2, 100)
+    progress.bar = None                  # as when Ctrl-C lands inside tqdm, before the bar is assigned
+    progress.on_fit_end([], None)
+    assert err.getvalue().endswith("\r\x1b[K")
+    off = io.StringIO()
+    quiet = ConsoleProgress(3, out=io.StringIO(), err=off)
+    quiet.on_epoch_start(2, 100)
+    quiet.on_fit_end([], None)
+    assert "\x1b[K" not in off.getvalue()                                         # not a terminal: no escape codes

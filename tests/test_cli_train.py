@@ -15,10 +15,11 @@ from PIL import Image
 from linnet.models import kernel
 from linnet.config import TrainConfig
 from linnet.data.sources import FASHION_MNIST_CLASSES
-from linnet.train import EpochRecord
+from linnet.train import Callback, EpochRecord
 
 FIGURES = ("curves.png", "predictions.png", "confusion.png", "weights.png")
-EPOCH_LINE = re.compile(r"^epoch +(\d+)/(\d+)  train loss [\d.]+  train acc [\d.]+  test acc [\d.]+  lr [\d.e-]+  [\d.]+ s$")
+EPOCH_LINE = re.compile(r"^epoch +(\d+)/(\d+)  train loss [\d.]+  train acc [\d.]+  test acc [\d.]+  lr [\d.e-]+  "
+                        r"(\d+\.\d ms|[1-9]\d\d? ms|[1-9]\d?\.\d\d s|\d+ min \d\d s)$")
 
 
 @pytest.fixture(scope="module")
@@ -426,3 +427,63 @@ def test_the_first_line_comes_before_torch_is_imported(tmp_path):
     # importtime prints a module when its import ends: the first torch line comes after torch's import began
     torch_at = next(i for i, line in enumerate(lines) if re.search(r"^import time:.*\|\s+torch(\.|\s*$)", line))
     assert first < torch_at
+
+
+# -- resume: finish the plan, add epochs, apply or refuse settings ---------------------------------
+
+class StopAt(Callback):
+    """Ctrl-C at the start of epoch `epoch` (as a callback of the run)."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_start(self, epoch, num_batches):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_a_bare_resume_finishes_the_plan_and_a_finished_run_needs_epochs(tmp_path, capsys, no_plots, monkeypatch):
+    import linnet.experiment as experiment
+    real = experiment._callbacks
+    monkeypatch.setattr(experiment, "_callbacks", lambda *a: real(*a) + [StopAt(2)])
+    rc, out, err = run_cli(["train", "--dataset", "digits", "--epochs", 3, "--runs-dir", tmp_path, "--name", "p"],
+                           capsys)
+    assert rc == 130 and err.startswith(f"linnet train: training stopped after epoch 1 of 3 (Ctrl-C); {tmp_path / 'p'}")
+    monkeypatch.setattr(experiment, "_callbacks", real)
+    rc, out, err = run_cli(["train", "--resume", tmp_path / "p"], capsys)
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "resuming at epoch 1, training to 3"
+    assert [line[:9] for line in lines[1:3]] == ["epoch 2/3", "epoch 3/3"] and "(3 epochs, " in lines[3]
+    rc, _, err = run_cli(["train", "--resume", tmp_path / "p"], capsys)
+    assert "p is complete (3 of 3 epochs); add more with --epochs N" in assert_one_error_line(rc, err)
+    rc, out, err = run_cli(["train", "--resume", tmp_path / "p", "--epochs", 1], capsys)
+    assert rc == 0 and out.splitlines()[0] == "resuming at epoch 3, training to 4", err
+    assert read_json(tmp_path / "p" / "summary.json")["epochs"] == 4
+
+
+def test_resume_refuses_settings_it_cannot_apply_naming_the_flags(tmp_path, capsys, no_plots):
+    assert run_cli(["train", "--dataset", "digits", "--epochs", 1, "--runs-dir", tmp_path, "--name", "r",
+                    "--impl", "scratch", "--quiet"], capsys)[0] == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()}
+    rc, out, err = run_cli(["train", "--resume", tmp_path / "r", "--lr", 0.5, "--batch-size", 8, "--impl", "fast"],
+                           capsys)
+    line = assert_one_error_line(rc, err, "linnet train: error: ")
+    assert "The settings 'impl' (--impl), 'batch_size' (--batch-size) cannot change on --resume: the run trained " \
+           "with 'scratch', 16, got 'fast', 8." in line                                 # --impl fast: typed, not default
+    assert out == "" and {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()} == before
+    rc, out, err = run_cli(["train", "--resume", tmp_path / "r", "--lr", 0.5, "--epochs", 2, "--impl", "scratch",
+                            "--batch-size", 16, "--quiet"], capsys)                     # the run's own values: accepted
+    assert rc == 0, err
+    assert [float(r["lr"]) for r in metrics_rows(tmp_path / "r")] == [0.1, 0.5, 0.5]
+    change = read_json(tmp_path / "r" / "config.json")["plan"]["changes"][-1]
+    assert change["after_epoch"] == 1 and change["set"] == {"lr": 0.5, "epochs": 3}
+
+
+def test_one_epoch_is_singular_and_short_epochs_show_ms(tmp_path, capsys, no_plots):
+    rc, out, err = run_cli(["train", "--dataset", "digits", "--epochs", 1, "--runs-dir", tmp_path, "--name", "one"],
+                           capsys)
+    assert rc == 0, err
+    final = next(line for line in out.splitlines() if line.startswith("final:"))
+    assert re.search(r"\(1 epoch, (\d+(\.\d)? ms|\d+\.\d\d s)\)$", final), final
+    assert not re.search(r"\b0\.00 s", out), out

@@ -43,6 +43,15 @@ def test_train_without_a_name_makes_one(tmp_path, no_plots):
     assert result.run_dir.parent == tmp_path and result.run_dir.name.startswith("softmax-digits-")
 
 
+def test_default_names_started_in_the_same_second_do_not_collide(tmp_path, no_plots, monkeypatch):
+    import time
+    monkeypatch.setattr(time, "strftime", lambda fmt, *a: "20260101-000000" if fmt == "%Y%m%d-%H%M%S" else "t")
+    names = [train(TrainConfig(dataset="digits", epochs=1, runs_dir=str(tmp_path)), quiet=True).run_dir.name
+             for _ in range(3)]
+    assert names == ["softmax-digits-20260101-000000", "softmax-digits-20260101-000000-2",
+                     "softmax-digits-20260101-000000-3"]
+
+
 def test_load_run_gives_back_the_trained_model(tmp_path, no_plots):
     result = train(cfg(tmp_path, "api"), quiet=True)
     loaded = load_run(result.run_dir)
@@ -62,8 +71,9 @@ def test_resume_continues_the_count_and_the_summary(tmp_path, no_plots):
     assert more.summary["epochs"] == 5
     assert more.summary["train_seconds"] == pytest.approx(sum(r.seconds for r in more.history), abs=1e-3)
     assert len(metrics_rows(first.run_dir)) == 5
-    again = resume(first.run_dir, quiet=True)          # default: the run's own epoch count (2) more
-    assert again.summary["epochs"] == 7
+    assert read_json(first.run_dir / "config.json")["plan"]["epochs"] == 5      # the plan grew with the epochs added
+    with pytest.raises(ConfigError, match=r"r is complete \(5 of 5 epochs\); add more with --epochs N"):
+        resume(first.run_dir, quiet=True)               # default: finish the plan, and it is finished
 
 
 class InterruptAt(Callback):
@@ -79,14 +89,19 @@ class InterruptAt(Callback):
 
 
 def test_ctrl_c_keeps_the_last_complete_epoch_and_resume_is_still_exact(tmp_path, no_plots):
-    with pytest.raises(RunInterrupted, match=r"holds the last complete epoch \(1\)\. Continue with: "
-                                             r"linnet train --resume .*stopped") as info:
+    with pytest.raises(RunInterrupted, match=r"^training stopped after epoch 1 of 3 \(Ctrl-C\); .*stopped keeps its "
+                                             r"completed epochs, figures and report\. Continue with: "
+                                             r"linnet train --resume .*stopped$") as info:
         train(cfg(tmp_path, "stopped", epochs=3), callbacks=[InterruptAt(2, 10)], quiet=True)
     assert info.value.completed == 1 and info.value.signal_name == "KeyboardInterrupt"
     run_dir = tmp_path / "stopped"
     assert not (run_dir / LOCK).exists()
     assert len(metrics_rows(run_dir)) == 1
-    resumed = resume(run_dir, epochs=2, quiet=True)
+    # the epoch it completed has its summary, figures and report
+    assert read_json(run_dir / "summary.json")["epochs"] == 1
+    assert {p.name for p in run_dir.glob("*.png")} == {"curves.png", "predictions.png", "confusion.png", "weights.png"}
+    assert (run_dir / "report.html").is_file()
+    resumed = resume(run_dir, quiet=True)                                       # bare: finishes the plan of 3
     straight = train(cfg(tmp_path, "straight", epochs=3), quiet=True)
     for name in ("W", "b"):
         assert torch.equal(resumed.model.state_dict()[name], straight.model.state_dict()[name])
@@ -94,9 +109,9 @@ def test_ctrl_c_keeps_the_last_complete_epoch_and_resume_is_still_exact(tmp_path
 
 
 def test_interrupt_before_the_first_epoch_completes(tmp_path, no_plots):
-    with pytest.raises(RunInterrupted) as info:
+    with pytest.raises(RunInterrupted, match=r"^training stopped before epoch 1 of 2 was complete \(Ctrl-C\)") as info:
         train(cfg(tmp_path, "early"), callbacks=[InterruptAt(1, 1)], quiet=True)
-    assert info.value.completed == 0
+    assert info.value.completed == 0 and not (tmp_path / "early" / "report.html").exists()
     assert len(resume(tmp_path / "early", epochs=1, quiet=True).history) == 1
 
 
@@ -271,3 +286,52 @@ def test_quiet_in_a_notebook_draws_and_prints_nothing(tmp_path, no_plots, monkey
     assert shown == [] and capsys.readouterr() == ("", "")
     train(cfg(tmp_path, "loud", epochs=1))
     assert len(shown) == 1                                              # not quiet: the live curves are drawn
+
+
+def _direct(run_dir, epochs, lr, weight_decay, lr_start):
+    """The resume's arithmetic done by hand: the run's model and loaders, fit() from its last epoch."""
+    from linnet.experiment import load_for, loaders_for
+    from linnet.train import fit
+    loaded = load_run(run_dir)
+    train_iter, test_iter = loaders_for(loaded.config, load_for(loaded.config))
+    done = len(loaded.history)
+    fit(loaded.model, train_iter, test_iter, epochs, lr, weight_decay=weight_decay, start_epoch=done,
+        history=loaded.history, lr_start=lr_start)
+    return loaded.model.state_dict()
+
+
+def test_resume_with_a_new_lr_and_weight_decay_applies_them_from_that_epoch(tmp_path, no_plots):
+    train(cfg(tmp_path, "same"), quiet=True)
+    train(cfg(tmp_path, "changed"), quiet=True)
+    expected = _direct(tmp_path / "changed", 2, 0.3, 1e-3, 2)
+    resume(tmp_path / "same", epochs=2, quiet=True)
+    changed = resume(tmp_path / "changed", epochs=2, lr=0.3, weight_decay=1e-3, quiet=True)
+    for name in ("W", "b"):
+        assert torch.equal(changed.model.state_dict()[name], expected[name]), name
+        assert not torch.equal(checkpoint_state(tmp_path / "same")[name], expected[name]), name
+    assert [float(r["lr"]) for r in metrics_rows(tmp_path / "changed")] == [0.1, 0.1, 0.3, 0.3]
+    config = read_json(tmp_path / "changed" / "config.json")
+    (change,) = config["plan"]["changes"]
+    assert change["after_epoch"] == 2 and change["set"] == {"lr": 0.3, "weight_decay": 1e-3, "epochs": 4}
+    assert config["settings"]["lr"] == 0.3 and config["settings"]["weight_decay"] == 1e-3
+    assert read_json(tmp_path / "same" / "config.json")["plan"]["changes"][0]["set"] == {"epochs": 4}
+
+
+def test_an_lr_decay_set_on_resume_counts_from_that_epoch(tmp_path, no_plots):
+    with pytest.raises(RunInterrupted):
+        train(cfg(tmp_path, "d", epochs=4, lr=0.2), callbacks=[InterruptAt(3, 1)], quiet=True)
+    resumed = resume(tmp_path / "d", lr_decay=0.5, quiet=True)                  # bare: to the plan's 4
+    assert [r.lr for r in resumed.history] == [0.2, 0.2, 0.2, 0.1]
+    assert read_json(tmp_path / "d" / "config.json")["plan"] == {
+        "epochs": 4, "changes": [{"after_epoch": 2, "set": {"lr_decay": 0.5, "lr": 0.2},
+                                  "time": read_json(tmp_path / "d" / "config.json")["plan"]["changes"][0]["time"]}]}
+
+
+def test_resume_refuses_a_setting_that_makes_another_run_and_changes_nothing(tmp_path, no_plots):
+    first = train(cfg(tmp_path, "keep"), quiet=True)
+    before = {p.name: p.read_bytes() for p in first.run_dir.iterdir()}
+    with pytest.raises(ConfigError, match=r"The 'batch_size' setting \(--batch-size\) cannot change on --resume: "
+                                          r"the run trained with 16, got 8\."):
+        resume(first.run_dir, epochs=1, batch_size=8, quiet=True)
+    assert {p.name: p.read_bytes() for p in first.run_dir.iterdir()} == before
+

@@ -102,3 +102,14 @@ def test_lbfgs_working_precision_must_be_a_float_dtype(blobs, dtype):
     X, y = blobs
     with pytest.raises(ConfigError, match=r"The 'dtype' parameter must be a floating-point torch.dtype"):
         lbfgs_softmax(X, y, 4, dtype=dtype)
+
+
+def test_lbfgs_reports_its_progress(blobs):
+    X, y = blobs
+    seen = []
+    W, b = lbfgs_softmax(X, y, 4, progress=lambda i, loss: seen.append((i, loss)))
+    iterations = [i for i, _ in seen]
+    assert len(seen) > 5 and iterations == sorted(iterations) and iterations[-1] > iterations[0]
+    assert seen[0][1] == pytest.approx(torch.log(torch.tensor(4.0)).item())     # from zero: log(k) at the start
+    final = softmax_objective(W.double(), b.double(), X.double(), y).item()
+    assert min(loss for _, loss in seen) == pytest.approx(final, rel=1e-6)

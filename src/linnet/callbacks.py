@@ -9,31 +9,60 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+from linnet.humanize import number, seconds
 from linnet.liveview import LiveFigure, in_notebook  # noqa: F401 (in_notebook: experiment imports it from here)
 from linnet.train import Callback, EpochRecord
 
 
-def format_record(r: EpochRecord, total: int | None = None) -> str:
-    """One epoch as a line: "epoch 3/10  train loss ..." ("epoch 3  ..." when the total is unknown)."""
+def format_record(r: EpochRecord, total: int | None = None, solver: str | None = None) -> str:
+    """One epoch as a line: "epoch 3/10  train loss ..." ("epoch 3  ..." when the total is unknown);
+    a full-batch solve (`solver`, e.g. "L-BFGS") has no epochs and no lr: "L-BFGS  train loss ..."."""
     width = len(str(total))
     epoch = f"{r.epoch:>{width}}/{total}" if total is not None else str(r.epoch)
-    line = f"epoch {epoch}  train loss {r.train_loss:.4f}"
+    line = f"{solver or 'epoch ' + epoch}  train loss {number(r.train_loss)}"
     if r.train_acc is not None:
         line += f"  train acc {r.train_acc:.3f}  test acc {r.test_acc:.3f}"
     else:
-        line += f"  test loss {r.test_loss:.6f}"
-    return line + f"  lr {r.lr:.4g}  {r.seconds:.2f} s"
+        line += f"  test loss {number(r.test_loss)}"
+    return line + ("" if solver else f"  lr {r.lr:.4g}") + f"  {seconds(r.seconds)}"
 
 
 class ConsoleProgress(Callback):
     """A tqdm bar over each epoch's minibatches (only on a terminal) and one printed line per epoch."""
 
-    def __init__(self, total_epochs: int, out=None) -> None:
-        self.total, self.out, self.bar = total_epochs, out or sys.stdout, None
+    status_interval = 0.5   # seconds between two redrawings of the solver's status line
+
+    def __init__(self, total_epochs: int, out=None, err=None) -> None:
+        self.total, self.out, self.err, self.bar = total_epochs, out or sys.stdout, err, None
+        self.solve_start, self.last_status, self.status_width = None, float("-inf"), 0
+        self.drawing = False   # a bar may be on the terminal's current line (set before tqdm draws it)
+
+    def on_solver_step(self, iteration: int, loss: float) -> None:
+        """A full-batch solver's progress (linnet.solvers.lbfgs_softmax): on a terminal, one status line
+        "L-BFGS  iteration 37  loss 0.2841  3.21 s", redrawn at most every status_interval seconds."""
+        now = time.monotonic()
+        if self.solve_start is None:
+            self.solve_start = now
+        err = self.err or sys.stderr
+        if now - self.last_status < self.status_interval or not getattr(err, "isatty", lambda: False)():
+            return
+        self.last_status = now
+        text = f"L-BFGS  iteration {iteration}  loss {number(loss)}  {seconds(now - self.solve_start)}"
+        err.write("\r" + text.ljust(self.status_width))
+        err.flush()
+        self.status_width = len(text)
+
+    def _clear_status(self) -> None:
+        if self.status_width:  # the line ends clean: the next print starts at its column 0
+            err = self.err or sys.stderr
+            err.write("\r" + " " * self.status_width + "\r")
+            err.flush()
+            self.status_width = 0
 
     def on_epoch_start(self, epoch: int, num_batches: int | None) -> None:
         from linnet.progress import progress_bar   # the widget in Jupyter (never its missing-ipywidgets warning)
-        self.bar = progress_bar(num_batches, f"epoch {epoch}", unit="batch")
+        self.drawing = True
+        self.bar = progress_bar(num_batches, f"epoch {epoch}", unit="batch", file=self.err)
 
     def on_batch_end(self, step: int, loss: float) -> None:
         if self.bar is not None and not self.bar.disable:
@@ -44,11 +73,21 @@ class ConsoleProgress(Callback):
     def on_epoch_end(self, record, model, history) -> None:
         if self.bar is not None:
             self.bar.close()
-        print(format_record(record, self.total), file=self.out, flush=True)
+        self._clear_status()
+        solver = "L-BFGS" if self.solve_start is not None else None   # the record of a solve, not an epoch
+        print(format_record(record, self.total, solver), file=self.out, flush=True)
 
     def on_fit_end(self, history, model) -> None:
         if self.bar is not None:
             self.bar.close()  # after an error mid-epoch, the bar must not linger on the terminal
+        self._clear_status()
+        err = self.err or sys.stderr
+        if self.drawing and getattr(err, "isatty", lambda: False)():
+            # Ctrl-C can land inside tqdm (while it draws, before `self.bar` is even set): whatever is
+            # on the line, erase it (carriage return, clear to its end) so the next message starts clean
+            err.write("\r\x1b[K")
+            err.flush()
+        self.drawing = False
 
 
 class RunRecorder(Callback):

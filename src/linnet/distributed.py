@@ -85,10 +85,12 @@ class DataParallel:
 
     # -- the start: rank 0's plan and weights go to every rank ---------------------------------------------
 
-    def lead(self, run_path, cfg, ds, start_epoch: int, epochs: int, model) -> None:
-        """Rank 0, before its first step: tell the other ranks what to train (they wait in `follow`)."""
+    def lead(self, run_path, cfg, ds, start_epoch: int, epochs: int, model, lr_start: int = 0) -> None:
+        """Rank 0, before its first step: tell the other ranks what to train (they wait in `follow`);
+        `lr_start`: where a resume that changed the lr starts its schedule (linnet.plan)."""
         self.where = str(run_path)
-        self.share_plan({"cfg": cfg, "stats": ds.stats, "start_epoch": start_epoch, "epochs": epochs})
+        self.share_plan({"cfg": cfg, "stats": ds.stats, "start_epoch": start_epoch, "epochs": epochs,
+                         "lr_start": lr_start})
         self.share_weights(model)
 
     def share_plan(self, plan: dict | None) -> dict:
@@ -172,7 +174,8 @@ def follow(parallel: DataParallel) -> None:
     device = resolve_device(cfg.device)
     model = build_model(cfg.model, cfg.impl, experiment._num_inputs(cfg, ds), len(ds.classes) or 1, device=device)
     parallel.share_weights(model)
-    experiment._fit(cfg, model, ds, device, None, plan["start_epoch"], [], plan["epochs"], (), True, parallel)
+    experiment._fit(cfg, model, ds, device, None, plan["start_epoch"], [], plan["epochs"], (), True, parallel,
+                    plan.get("lr_start", 0))
 
 
 def run_rank(parallel: DataParallel, lead: Callable[[], int]) -> int:

@@ -37,9 +37,17 @@ class TrainingDiverged(LinnetError):
 
 
 class RunInterrupted(Exception):
-    """Training was stopped by a signal; the run directory holds the last complete epoch."""
+    """Training was stopped by a signal; the run directory holds the last complete epoch, its figures and report."""
 
-    def __init__(self, run_dir, completed: int, signal_name: str) -> None:
-        super().__init__(f"{signal_name}: training stopped; {run_dir} holds the last complete epoch ({completed}). "
-                         f"Continue with: linnet train --resume {run_dir}")
-        self.run_dir, self.completed, self.signal_name = run_dir, completed, signal_name
+    SIGNALS = {"KeyboardInterrupt": "Ctrl-C", "Terminated": "SIGTERM"}
+
+    def __init__(self, run_dir, completed: int, signal_name: str, total: int | None = None,
+                 resumable: bool = True) -> None:
+        of = f" of {total}" if total is not None else ""
+        where = f"after epoch {completed}{of}" if completed else f"before epoch 1{of} was complete"
+        kept = "its completed epochs, figures and report" if completed else "its starting point"
+        then = (f"Continue with: linnet train --resume {run_dir}" if resumable else
+                "L-BFGS solves in one go: start the run again")
+        super().__init__(f"training stopped {where} ({self.SIGNALS.get(signal_name, signal_name)}); {run_dir} keeps "
+                         f"{kept}. {then}")
+        self.run_dir, self.completed, self.signal_name, self.total = run_dir, completed, signal_name, total

@@ -18,33 +18,42 @@ import torch
 from linnet.checks import check_size
 from linnet.callbacks import ConsoleProgress, LivePlot, RunRecorder, draw_curves, in_notebook
 from linnet.config import TrainConfig
-from linnet.data.loader import Loader, to_float
+from linnet.data.loader import Loader
 from linnet.data.dataset import Dataset, Split
 from linnet.data.sources import load_dataset
 from linnet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
 from linnet.errors import ConfigError, RunInterrupted, TrainingDiverged
 from linnet.models import build_model
+from linnet.plan import new_plan, resume_plan
 from linnet.restore import read_config, resolve_device, restore_model
 from linnet.runs import RunDir
+from linnet.solverrun import overfit_warning
 from linnet.threads import describe as threads_described, fixed_threads
-from linnet.train import EpochRecord, evaluate, fit
+from linnet.train import EpochRecord, fit
 
 
-def _interruptible(run: RunDir, fit_fn, plots: bool):
-    """Run fit_fn; on Ctrl-C or SIGTERM say where the run stands instead of a traceback. A run
-    stopped early (a signal, divergence) still gets the curves of the epochs it completed."""
+def _interruptible(cfg, run: RunDir, model, ds, device, fit_fn, total: int):
+    """Run fit_fn; a run stopped early (Ctrl-C, SIGTERM, divergence) still gets the metrics, summary,
+    figures and report of the epochs it completed, and says where it stopped in words."""
     try:
         return fit_fn()
     except KeyboardInterrupt as exc:
-        _, history, _ = run.load_checkpoint()   # also writes back a metrics.csv row its checkpoint has (metricslog)
-        if plots and history:
-            draw_curves(run, history)
-        raise RunInterrupted(run.path, len(history), type(exc).__name__) from None
-    except TrainingDiverged:
-        _, history, _ = run.load_checkpoint()
-        if plots and history:
-            draw_curves(run, history)
-        raise
+        completed = _finish_stopped(cfg, run, model, ds, device)
+        raise RunInterrupted(run.path, completed, type(exc).__name__, total, cfg.solver != "lbfgs") from None
+    except TrainingDiverged as exc:
+        completed = _finish_stopped(cfg, run, model, ds, device)
+        raise TrainingDiverged(f"{exc} Stopped after epoch {completed} of {total}; {run.path} keeps "
+                               f"{'it' if completed == 1 else 'them'} (figures and report).") from None
+
+
+def _finish_stopped(cfg, run: RunDir, model, ds, device) -> int:
+    """The files of a stopped run, from its last checkpoint (the model in memory may be mid-epoch or
+    diverged); returns the number of epochs completed."""
+    state, history, _ = run.load_checkpoint()   # also writes back a metrics.csv row its checkpoint has (metricslog)
+    if history:
+        model.load_state_dict(state)
+        _finish(cfg, run, model, ds, history, device, None)
+    return len(history)
 
 
 @dataclass
@@ -105,7 +114,8 @@ def _summary(cfg: TrainConfig, history) -> dict:
     return {"train_loss": last.train_loss, "train_acc": last.train_acc, "test_loss": last.test_loss,
             "test_acc": last.test_acc, "epochs": len(history),
             "train_seconds": round(sum(r.seconds for r in history), 4),
-            "dataset": cfg.resolved("dataset"), "model": cfg.model, "impl": cfg.impl, "solver": cfg.solver}
+            "dataset": cfg.resolved("dataset"), "model": cfg.model, "impl": cfg.impl, "solver": cfg.solver,
+            **({"warnings": [w]} if (w := overfit_warning(cfg, last)) else {})}
 
 
 def _config_json(cfg: TrainConfig, ds: Dataset, device: torch.device) -> dict:
@@ -124,6 +134,7 @@ def _config_json(cfg: TrainConfig, ds: Dataset, device: torch.device) -> dict:
                                                "channels": ds.image_shape[0] if ds.is_images else None,
                                                "features": list(ds.features), "standardise": ds.stats,
                                                "notes": list(ds.notes)},
+            **({} if cfg.solver == "lbfgs" else {"plan": new_plan(cfg)}),
             "versions": {"linnet": linnet.__version__, "torch": torch.__version__,
                          "python": platform.python_version(), "fast kernel": kernel.describe()},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -164,36 +175,21 @@ def _check_extras(cfg: TrainConfig) -> None:
             make_log_dir(Path(cfg.tensorboard).expanduser())
 
 
-def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, quiet, parallel=None):
-    """`parallel` (linnet.distributed): rank 0 passes its run, the other ranks None (no callbacks)."""
+def _fit(cfg, model, ds, device, run, start_epoch, history, epochs, callbacks, quiet, parallel=None, lr_start=0):
+    """`parallel` (linnet.distributed): rank 0 passes its run, the other ranks None (no callbacks).
+    `lr_start`: the epoch the lr schedule counts from (linnet.plan)."""
     train_iter, test_iter = loaders_for(cfg, ds)
     if cfg.solver == "lbfgs":
-        return _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, quiet)
+        from linnet.solverrun import fit_lbfgs
+        return fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, _callbacks(cfg, run, ds, 1, callbacks, quiet),
+                         quiet)
     if parallel is not None and run is not None:
-        parallel.lead(run.path, cfg, ds, start_epoch, epochs, model)
+        parallel.lead(run.path, cfg, ds, start_epoch, epochs, model, lr_start)
     fit_threads = fixed_threads(cfg.threads)(fit)   # --threads N: N threads for the whole fit, restored after
     return fit_threads(model, train_iter, test_iter, epochs, cfg.resolved("lr"), lr_schedule=cfg.lr_schedule,
                lr_gamma=cfg.lr_decay or 1.0, lr_step=cfg.lr_step, weight_decay=cfg.weight_decay,
-               start_epoch=start_epoch, history=history, device=device, parallel=parallel,
+               start_epoch=start_epoch, history=history, lr_start=lr_start, device=device, parallel=parallel,
                callbacks=_callbacks(cfg, run, ds, start_epoch + epochs, callbacks, quiet) if run is not None else ())
-
-
-def _fit_lbfgs(cfg, model, ds, train_iter, test_iter, device, run, callbacks, quiet):
-    """Full-batch L-BFGS to the convex optimum; recorded as one epoch."""
-    from linnet.solvers import TRAINING_LBFGS, lbfgs_softmax
-    start = time.perf_counter()
-    X = to_float(ds.train.images, train_iter.resize) if ds.is_images else ds.train.images
-    X = X.reshape(len(ds.train), -1).to(device)                                              # (n, d), whole split
-    y = ds.train.labels.to(device)
-    W, b = lbfgs_softmax(X, y, len(ds.classes), weight_decay=cfg.weight_decay, **TRAINING_LBFGS)
-    model.load_state_dict({"W": W.to(torch.float32), "b": b.to(torch.float32)})
-    train_loss, train_acc = evaluate(model, train_iter, device)
-    test_loss, test_acc = evaluate(model, test_iter, device)
-    record = EpochRecord(1, 1.0, train_loss, train_acc, test_loss, test_acc, time.perf_counter() - start)
-    for cb in _callbacks(cfg, run, ds, 1, callbacks, quiet):
-        cb.on_epoch_end(record, model, [record])
-        cb.on_fit_end([record], model)
-    return [record]
 
 
 Announce = Callable[[dict, Path], None]   # (summary, run directory): told before the figures are drawn
@@ -220,15 +216,16 @@ def train(cfg: TrainConfig, callbacks=(), quiet: bool = False, announce: Announc
     device = resolve_device(cfg.device)
     g = torch.Generator().manual_seed(cfg.seed)
     model = build_model(cfg.model, cfg.impl, _num_inputs(cfg, ds), len(ds.classes) or 1, generator=g, device=device)
-    name = cfg.name or f"{cfg.model}-{ds.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     config_json = _config_json(cfg, ds, device)   # everything settled before the run directory exists
-    run = RunDir.create(cfg.runs_dir, name)
+    run = (RunDir.create(cfg.runs_dir, cfg.name) if cfg.name else
+           RunDir.create(cfg.runs_dir, f"{cfg.model}-{ds.name}-{time.strftime('%Y%m%d-%H%M%S')}", unique=True))
     try:
         with run:
             run.write_json("config.json", config_json)
             run.save_checkpoint(model.state_dict(), [], _meta(cfg, ds))  # epoch 0: from here on it is a run
-            history = _interruptible(run, lambda: _fit(cfg, model, ds, device, run, 0, [], cfg.resolved("epochs"),
-                                                       callbacks, quiet, parallel), cfg.plots)
+            total = 1 if cfg.solver == "lbfgs" else cfg.resolved("epochs")
+            history = _interruptible(cfg, run, model, ds, device, lambda: _fit(cfg, model, ds, device, run, 0, [],
+                                                                               total, callbacks, quiet, parallel), total)
             return _finish(cfg, run, model, ds, history, device, announce)
     except BaseException:
         run.discard_unstarted()  # stopped before its first checkpoint (a signal, a full disk): no run, no name taken
@@ -237,28 +234,38 @@ def train(cfg: TrainConfig, callbacks=(), quiet: bool = False, announce: Announc
 
 def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False, announce: Announce | None = None,
            parallel=None, **overrides) -> RunResult:
-    """Continue a run from its last checkpoint for `epochs` more (default: the run's own epoch count).
+    """Continue a run from its last checkpoint: to its planned epoch count (epochs=None), or `epochs`
+    more than it has completed. `overrides` (TrainConfig fields): the lr, its decay and weight decay
+    apply from this epoch on and are recorded in config.json; device, plots, tensorboard and mmap
+    apply; any other setting that differs from the run's is refused (linnet.plan).
     A run directory that never reached its first checkpoint (stopped while starting) starts over."""
     run = RunDir.open(run_dir)
-    cfg = read_config(run, **overrides)
     if run.unstarted():
+        cfg = read_config(run, **overrides)
         more = {"epochs": epochs} if epochs is not None else {}
         return train(dataclasses.replace(cfg, runs_dir=str(run.path.parent), name=run.path.name, **more),
                      callbacks, quiet, announce, parallel)
+    config = run.read_json("config.json")
+    cfg = read_config(run)
     if cfg.solver == "lbfgs":
         raise ConfigError(f"{run.path} was solved by L-BFGS to the optimum; there is nothing to continue")
-    _check_extras(cfg)
     with run:
         state, history, meta = run.load_checkpoint()
+        plan = resume_plan(run.path, config, cfg, len(history), epochs, overrides)
+        cfg = plan.cfg
+        _check_extras(cfg)
         ds = load_for(cfg, meta.get("stats"))
         device = resolve_device(cfg.device)
         model = restore_model(run, cfg, _num_inputs(cfg, ds), len(ds.classes) or 1, state, device)
         if "rng_state" in meta:
             torch.set_rng_state(meta["rng_state"])
-        more = epochs if epochs is not None else cfg.resolved("epochs")
+        run.write_json("config.json", plan.config)
+        if not quiet:
+            print(plan.announce(), flush=True)
         done = history
-        history = _interruptible(run, lambda: _fit(cfg, model, ds, device, run, len(done), done, more,
-                                                   callbacks, quiet, parallel), cfg.plots)
+        history = _interruptible(cfg, run, model, ds, device,
+                                 lambda: _fit(cfg, model, ds, device, run, plan.done, done, plan.epochs,
+                                              callbacks, quiet, parallel, plan.lr_start), plan.total)
         return _finish(cfg, run, model, ds, history, device, announce)
 
 

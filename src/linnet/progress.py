@@ -18,8 +18,9 @@ def widgets_available() -> bool:
     return importlib.util.find_spec("ipywidgets") is not None
 
 
-def progress_bar(total: int | None, desc: str, unit: str = "it"):
-    """A tqdm bar over `total` steps that closes without a trace (leave=False)."""
+def progress_bar(total: int | None, desc: str, unit: str = "it", file=None):
+    """A tqdm bar over `total` steps that closes without a trace (leave=False); on a terminal it
+    draws to `file` (default: stderr)."""
     if in_notebook():
         if widgets_available():
             from tqdm.notebook import tqdm as notebook_tqdm
@@ -27,4 +28,4 @@ def progress_bar(total: int | None, desc: str, unit: str = "it"):
         from tqdm.std import tqdm
         return tqdm(total=total, desc=desc, disable=True)   # no widget, and a text bar in a cell is noise
     from tqdm.std import tqdm
-    return tqdm(total=total, desc=desc, leave=False, disable=None, unit=unit, file=sys.stderr)
+    return tqdm(total=total, desc=desc, leave=False, disable=None, unit=unit, file=file or sys.stderr)

@@ -46,12 +46,21 @@ class RunDir:
         self._locked = False
 
     @classmethod
-    def create(cls, runs_dir: str | os.PathLike, name: str) -> "RunDir":
+    def create(cls, runs_dir: str | os.PathLike, name: str, unique: bool = False) -> "RunDir":
+        """A new run directory runs_dir/name; `unique` (a default name): name-2, name-3, ... when taken."""
         runs_dir = Path(runs_dir)
         try:
             runs_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # e.g. --runs-dir names a file: not "already exists, resume it"
             raise ConfigError(f"cannot create the runs directory {runs_dir}: {exc.strerror or exc}") from None
+        for candidate in [name, *(f"{name}-{n}" for n in range(2, 1000))] if unique else ():
+            try:
+                (runs_dir / candidate).mkdir()  # atomic: two processes never get the same directory
+                return cls(runs_dir / candidate)
+            except FileExistsError:
+                continue
+            except OSError:
+                break  # not a collision: the refusal below names the error
         try:
             (runs_dir / name).mkdir()  # atomic: of two runs with one name, the second fails here
         except FileExistsError:

@@ -8,6 +8,8 @@ return the input's dtype.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -64,7 +66,7 @@ def _objective_t(W_t: Tensor, b: Tensor, A: Tensor, y: Tensor, weight_decay: flo
 
 def lbfgs_softmax(X: Tensor, y: Tensor, num_classes: int, weight_decay: float = 0.0, max_iter: int = 500,
                   tol: float = 1e-9, dtype: torch.dtype | str = torch.float64,
-                  history_size: int = 20) -> tuple[Tensor, Tensor]:
+                  history_size: int = 20, progress: Callable[[int, float], None] | None = None) -> tuple[Tensor, Tensor]:
     """Full-batch softmax regression by L-BFGS (strong-Wolfe line search): W (d, k), b (k,).
 
     Starts from zero (the problem is convex: the start only changes the time taken) and stops
@@ -73,6 +75,8 @@ def lbfgs_softmax(X: Tensor, y: Tensor, num_classes: int, weight_decay: float = 
     have no finite optimum (the loss keeps falling as ||W|| grows); L-BFGS then stops at max_iter
     with a very small loss, which no SGD run beats either. `dtype` is the working precision:
     float64 for a reference optimum, float32 for speed when tol is far above its resolution.
+    `progress(iteration, objective)` is called after every evaluation of the objective (a long
+    solve on 60k images takes tens of seconds: the caller shows that it moves).
     """
 
     check_int("num_classes", num_classes, 2)
@@ -98,6 +102,8 @@ def lbfgs_softmax(X: Tensor, y: Tensor, num_classes: int, weight_decay: float = 
         opt.zero_grad()
         loss = _objective_t(W_t, b, A, y, weight_decay)
         loss.backward()
+        if progress is not None:   # torch's LBFGS counts its iterations in the state of its first parameter
+            progress(opt.state[W_t].get("n_iter", 0), float(loss.detach()))
         return loss
 
     opt.step(closure)   # one call runs the whole optimisation (up to max_iter iterations)

@@ -115,11 +115,12 @@ def predict_all(model, loader, device=None) -> torch.Tensor:
 def fit(model, train_iter, test_iter, epochs: int, lr: float = 0.1, *, lr_schedule: str = "constant",
         lr_gamma: float = 0.9, lr_step: int = 1, weight_decay: float = 0.0, start_epoch: int = 0,
         history: Sequence[EpochRecord] = (), callbacks: Sequence[Callback] = (), device=None,
-        parallel=None) -> list[EpochRecord]:
+        lr_start: int = 0, parallel=None) -> list[EpochRecord]:
     """Train `epochs` more epochs after `start_epoch` completed ones; returns the whole history.
 
-    Epoch e (0-based) uses lr = learning_rate(lr_schedule, lr, e, lr_gamma, lr_step) and, with a
-    linnet Loader, the batches of epoch e: so 5 epochs then 5 more equal 10 at once, bit for bit.
+    Epoch e (0-based) uses lr = learning_rate(lr_schedule, lr, e - lr_start, lr_gamma, lr_step) and,
+    with a linnet Loader, the batches of epoch e: so 5 epochs then 5 more equal 10 at once, bit for
+    bit. `lr_start`: the epoch the schedule starts from (a resume that changed the lr, linnet.plan).
     `parallel` (a linnet.distributed.DataParallel): this process steps on its share of each batch and
     evaluates its share of the test set; the records are those of the whole data, on every rank.
     """
@@ -127,7 +128,7 @@ def fit(model, train_iter, test_iter, epochs: int, lr: float = 0.1, *, lr_schedu
     classify = model.kind == "softmax"
     try:
         for epoch in range(start_epoch, start_epoch + epochs):
-            epoch_lr = learning_rate(lr_schedule, lr, epoch, lr_gamma, lr_step)
+            epoch_lr = learning_rate(lr_schedule, lr, epoch - lr_start, lr_gamma, lr_step)
             num_batches = len(train_iter) if hasattr(train_iter, "__len__") else None
             for cb in callbacks:
                 cb.on_epoch_start(epoch + 1, num_batches)

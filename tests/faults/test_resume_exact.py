@@ -90,7 +90,7 @@ def test_signalled_mid_epoch_then_resumed(straight, tmp_path, capsys, monkeypatc
     real = experiment._callbacks
     monkeypatch.setattr(experiment, "_callbacks", lambda *a: real(*a) + [fault])
     err = train(capsys, tmp_path, "cut", impl, extra, EPOCHS, expect=code)
-    assert fault.sent and f"holds the last complete epoch ({epoch - 1})" in err
+    assert fault.sent and f"training stopped after epoch {epoch - 1} of {EPOCHS}" in err
     run_dir = tmp_path / "cut"
     assert metrics_epochs(run_dir) == list(range(1, epoch))
     resume(capsys, run_dir, EPOCHS - (epoch - 1))

@@ -153,17 +153,18 @@ def _signal_when_ready(root, procs, pending) -> bool:
     return not pending
 
 
-@pytest.mark.parametrize("key,code,name", [("SIGINT", 130, "KeyboardInterrupt"), ("SIGTERM", 143, "Terminated")])
+@pytest.mark.parametrize("key,code,name", [("SIGINT", 130, "Ctrl-C"), ("SIGTERM", 143, "SIGTERM")])
 def test_sigint_and_sigterm_mid_run_keep_the_last_epoch_and_say_how_to_resume(stopped, tmp_path, capsys, no_plots,
                                                                                key, code, name):
     data, results = stopped
     rc, out, err, run_dir = results[key]
     assert rc == code, err
     assert "Traceback" not in err and err.count("\n") == 1, err
-    m = re.fullmatch(rf"linnet train: {name}: training stopped; (.+) holds the last complete epoch \((\d+)\)\. "
-                     r"Continue with: linnet train --resume (.+)\n", err)
-    assert m and m.group(1) == m.group(3) == str(run_dir), err
-    completed = int(m.group(2))
+    m = re.fullmatch(rf"linnet train: training stopped after epoch (\d+) of (\d+) \({name}\); (.+) keeps its "
+                     r"completed epochs, figures and report\. Continue with: linnet train --resume (.+)\n", err)
+    assert m and m.group(3) == m.group(4) == str(run_dir), err
+    completed = int(m.group(1))
+    assert (run_dir / "report.html").is_file() and (run_dir / "summary.json").is_file()
     assert completed >= 1
     _, history, _ = load_checkpoint(run_dir)
     assert [r.epoch for r in history] == list(range(1, completed + 1))

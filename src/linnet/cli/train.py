@@ -1,10 +1,11 @@
 """`linnet train`: a new run into runs/<name>/, or `--resume RUN_DIR` to continue one."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
-from linnet.cli.common import config_from_args
+from linnet.cli.common import config_from_args, track_given
 from linnet.config import CHANNELS, DEVICES, IMPLS, MODELS, SOLVERS, TRAIN_DATASETS, TrainConfig
 
 
@@ -39,7 +40,8 @@ def add_parser(sub) -> None:
                    help="with --data FOLDER: 1 grey (default) or 3 RGB")
     p.add_argument("--test-fraction", type=float, default=TrainConfig.test_fraction,
                    help="with --data and no test part: share held out per class (default 0.2, seeded by --seed)")
-    p.add_argument("--epochs", type=int, help="default 10 (digits 20, synthetic 3); with --resume: epochs to add")
+    p.add_argument("--epochs", type=int, help="default 10 (digits 20, synthetic 3); with --resume: epochs to add "
+                                               "(without it, --resume finishes the run's planned epochs)")
     p.add_argument("--batch-size", type=int, help="default 256 (digits 16, synthetic 10)")
     p.add_argument("--lr", type=float, help="learning rate, default 0.1 (synthetic 0.03)")
     p.add_argument("--lr-decay", type=float, metavar="GAMMA",
@@ -56,7 +58,10 @@ def add_parser(sub) -> None:
                    help="draw no figures (sweeps): metrics, checkpoint and report only")
     p.add_argument("--runs-dir", default=TrainConfig.runs_dir, help="where run directories are made")
     p.add_argument("--name", help="run directory name (default: <model>-<dataset>-<time>)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint (default: a new run)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue this run from its last checkpoint, to its planned epoch count; --lr, --lr-decay, "
+                        "--lr-step, --weight-decay apply from there (recorded in config.json); the data, model, "
+                        "impl, batch size, resize and seed are the run's own (default: a new run)")
     p.add_argument("--tensorboard", nargs="?", const="", metavar="DIR",
                    help="log curves and weight images for TensorBoard: into RUN_DIR/tensorboard, or DIR/<run name> "
                         "(needs linnet[tensorboard]; default: off)")
@@ -67,6 +72,7 @@ def add_parser(sub) -> None:
                    help="data-parallel training in N processes on this host (torchrun's launcher; for several "
                         "hosts run torchrun yourself, see the README; default: one process)")
     p.set_defaults(run=run)
+    track_given(p)
 
 
 def run(args) -> int:
@@ -92,10 +98,9 @@ def run(args) -> int:
 def _train(args, cfg: TrainConfig, parallel) -> int:
     from linnet import experiment
     if args.resume:
-        result = experiment.resume(args.resume, epochs=cfg.epochs, quiet=args.quiet, announce=print_result,
-                                   plots=None if cfg.plots else False, data_dir=cfg.data_dir, data=cfg.data,
-                                   device=None if cfg.device == "auto" else cfg.device, tensorboard=cfg.tensorboard,
-                                   parallel=parallel)
+        given = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(TrainConfig) if f.name in args.given}
+        result = experiment.resume(args.resume, epochs=given.pop("epochs", None), quiet=args.quiet,
+                                   announce=print_result, parallel=parallel, **given)
     else:
         result = experiment.train(cfg, quiet=args.quiet, announce=print_result, parallel=parallel)
     print(f"report: {result.run_dir / 'report.html'}")
@@ -104,13 +109,15 @@ def _train(args, cfg: TrainConfig, parallel) -> int:
 
 def print_result(s: dict, run_dir) -> None:
     """The final lines, printed as soon as training is done (the figures are drawn after them)."""
+    from linnet.humanize import count, number, seconds
+    took = f"({count(s['epochs'], 'epoch')}, {seconds(s['train_seconds'])})"
     if "test_rmse" in s:  # linear regression on a table: the error in the target's own units
-        print(f"final: train loss {s['train_loss']:.4f}  test loss {s['test_loss']:.4f}  "
-              f"test RMSE {s['test_rmse']:.4f}  ({s['epochs']} epochs, {s['train_seconds']:.2f} s)")
+        print(f"final: train loss {number(s['train_loss'])}  test loss {number(s['test_loss'])}  "
+              f"test RMSE {number(s['test_rmse'])}  {took}")
     elif s["model"] == "linear":
         w_err = ", ".join(f"{e:+.4f}" for e in s["w_error"])
         print(f"error in w: [{w_err}]  error in b: {s['b_error']:+.4f}  (true w = [2, -3.4], b = 4.2)")
     else:
-        print(f"final: train loss {s['train_loss']:.4f}  train acc {s['train_acc']:.3f}  "
-              f"test acc {s['test_acc']:.3f}  ({s['epochs']} epochs, {s['train_seconds']:.2f} s)")
+        print(f"final: train loss {number(s['train_loss'])}  train acc {s['train_acc']:.3f}  "
+              f"test acc {s['test_acc']:.3f}  {took}")
     print(f"run directory: {run_dir}", flush=True)
