@@ -245,8 +245,8 @@ def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False
         more = {"epochs": epochs} if epochs is not None else {}
         return train(dataclasses.replace(cfg, runs_dir=str(run.path.parent), name=run.path.name, **more),
                      callbacks, quiet, announce, parallel)
+    cfg = read_config(run)   # config.json checked field by field first (linnet.runschema)
     config = run.read_json("config.json")
-    cfg = read_config(run)
     if cfg.solver == "lbfgs":
         raise ConfigError(f"{run.path} was solved by L-BFGS to the optimum; there is nothing to continue")
     with run:

@@ -38,6 +38,8 @@ def test_an_explicit_name_is_still_refused_when_taken(tmp_path):
     import pytest
 
     from linnet.errors import ConfigError
-    RunDir.create(tmp_path, NAME)
+    import torch
+    with RunDir.create(tmp_path, NAME) as run:   # a run: it reached its first checkpoint
+        run.save_checkpoint({"W": torch.zeros(2, 2)}, [], {"model": "softmax", "impl": "fast"})
     with pytest.raises(ConfigError, match=r"already exists; resume it with --resume"):
         RunDir.create(tmp_path, NAME)
