@@ -167,12 +167,13 @@ def follow(parallel: DataParallel) -> None:
     no run directory, no callbacks, no output (the run's pieces come from linnet.experiment)."""
     from linnet import experiment
     from linnet.models import build_model
+    from linnet.rundata import load_for, num_inputs
     from linnet.restore import resolve_device
     plan = parallel.share_plan(None)
     cfg = plan["cfg"]
-    ds = experiment.load_for(cfg, plan["stats"])
+    ds = load_for(cfg, plan["stats"])
     device = resolve_device(cfg.device)
-    model = build_model(cfg.model, cfg.impl, experiment._num_inputs(cfg, ds), len(ds.classes) or 1, device=device)
+    model = build_model(cfg.model, cfg.impl, num_inputs(cfg, ds), len(ds.classes) or 1, device=device)
     parallel.share_weights(model)
     experiment._fit(cfg, model, ds, device, None, plan["start_epoch"], [], plan["epochs"], (), True, parallel,
                     plan.get("lr_start", 0))

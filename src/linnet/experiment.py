@@ -15,17 +15,16 @@ from pathlib import Path
 
 import torch
 
-from linnet.checks import check_size
 from linnet.callbacks import ConsoleProgress, LivePlot, RunRecorder, draw_curves, in_notebook
 from linnet.config import TrainConfig
-from linnet.data.loader import Loader
 from linnet.data.dataset import Dataset, Split
-from linnet.data.sources import load_dataset
-from linnet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
+from linnet.data.loader import Loader
+from linnet.data.synthetic import TRUE_B, TRUE_W
 from linnet.errors import ConfigError, RunInterrupted, TrainingDiverged
 from linnet.models import build_model
 from linnet.plan import new_plan, resume_plan
 from linnet.restore import read_config, resolve_device, restore_model
+from linnet.rundata import input_hw, load_for, loaders_for, num_inputs  # load_for, loaders_for: used from here too
 from linnet.runs import RunDir
 from linnet.solverrun import overfit_warning
 from linnet.threads import describe as threads_described, fixed_threads
@@ -65,50 +64,6 @@ class RunResult:
     dataset: Dataset
 
 
-def synthetic_dataset(seed: int) -> Dataset:
-    """The chapter's 1000 samples of y = Xw + b + noise (w = [2, -3.4], b = 4.2), plus 200 held out."""
-    train = synthetic_data(TRUE_W, TRUE_B, 1000, seed=seed)
-    test = synthetic_data(TRUE_W, TRUE_B, 200, seed=seed + 1_000_000)
-    return Dataset("synthetic", Split(*train), Split(*test), classes=())
-
-
-def load_for(cfg: TrainConfig, stats: dict | None = None, download: bool = True) -> Dataset:
-    """The run's data; `stats`: a trained run's standardisation statistics for --data tables.
-    download=False (reading a finished run: evaluate): missing files are an error, and nothing is
-    created or fetched wherever a run's config.json points."""
-    if cfg.data is not None:
-        return load_dataset(path=cfg.data, label=cfg.label, task="regress" if cfg.model == "linear" else "classify",
-                            channels=cfg.channels, resize=check_size("resize", cfg.resize),
-                            test_fraction=cfg.test_fraction, seed=cfg.seed, stats=stats)
-    name = cfg.resolved("dataset")
-    if name == "synthetic":
-        return synthetic_dataset(cfg.seed)
-    return load_dataset(name, cfg.data_dir, download=download, progress=sys.stderr.isatty(), mmap=cfg.mmap)
-
-
-def loaders_for(cfg: TrainConfig, ds: Dataset) -> tuple[Loader, Loader]:
-    """(train, test) loaders of a run: training shuffled by the run's seed; testing in order, in
-    blocks of at least 1024 (evaluation has no step to take between batches)."""
-    bs = cfg.resolved("batch_size")
-    resize = None if cfg.data is not None else cfg.resize  # --data folders are decoded at their size
-    return (Loader(ds.train, bs, shuffle=True, seed=cfg.seed, resize=resize),
-            Loader(ds.test, max(bs, 1024), shuffle=False, resize=resize))
-
-
-def _input_hw(cfg: TrainConfig, ds: Dataset) -> tuple[int, int] | None:
-    """(H, W) the model sees, None for feature vectors."""
-    if not ds.is_images:
-        return None
-    if cfg.resize and cfg.data is None:
-        return check_size("resize", cfg.resize)
-    return tuple(ds.train.images.shape[-2:])
-
-
-def _num_inputs(cfg: TrainConfig, ds: Dataset) -> int:
-    hw = _input_hw(cfg, ds)
-    return ds.train.images.shape[1] if hw is None else ds.image_shape[0] * hw[0] * hw[1]
-
-
 def _summary(cfg: TrainConfig, history) -> dict:
     last = history[-1]
     return {"train_loss": last.train_loss, "train_acc": last.train_acc, "test_loss": last.test_loss,
@@ -130,7 +85,7 @@ def _config_json(cfg: TrainConfig, ds: Dataset, device: torch.device) -> dict:
             "threads": threads_described(cfg.threads),
             "device": str(device), "dataset": {"name": ds.name, "train": len(ds.train), "test": len(ds.test),
                                                "classes": list(ds.classes),
-                                               "input_hw": _input_hw(cfg, ds), "num_inputs": _num_inputs(cfg, ds),
+                                               "input_hw": input_hw(cfg, ds), "num_inputs": num_inputs(cfg, ds),
                                                "channels": ds.image_shape[0] if ds.is_images else None,
                                                "features": list(ds.features), "standardise": ds.stats,
                                                "notes": list(ds.notes)},
@@ -162,7 +117,7 @@ def _callbacks(cfg, run, ds, total_epochs, extra, quiet):
         cbs.append(LivePlot())
     if cfg.tensorboard is not None:
         from linnet.tensorboard import TensorBoard
-        cbs.append(TensorBoard(tensorboard_dir(cfg, run.path), _input_hw(cfg, ds), ds.classes))
+        cbs.append(TensorBoard(tensorboard_dir(cfg, run.path), input_hw(cfg, ds), ds.classes))
     return cbs + list(extra)
 
 
@@ -215,7 +170,7 @@ def train(cfg: TrainConfig, callbacks=(), quiet: bool = False, announce: Announc
                   "samples: each step takes the whole training set", file=sys.stderr)
     device = resolve_device(cfg.device)
     g = torch.Generator().manual_seed(cfg.seed)
-    model = build_model(cfg.model, cfg.impl, _num_inputs(cfg, ds), len(ds.classes) or 1, generator=g, device=device)
+    model = build_model(cfg.model, cfg.impl, num_inputs(cfg, ds), len(ds.classes) or 1, generator=g, device=device)
     config_json = _config_json(cfg, ds, device)   # everything settled before the run directory exists
     run = (RunDir.create(cfg.runs_dir, cfg.name) if cfg.name else
            RunDir.create(cfg.runs_dir, f"{cfg.model}-{ds.name}-{time.strftime('%Y%m%d-%H%M%S')}", unique=True))
@@ -256,7 +211,7 @@ def resume(run_dir, epochs: int | None = None, callbacks=(), quiet: bool = False
         _check_extras(cfg)
         ds = load_for(cfg, meta.get("stats"))
         device = resolve_device(cfg.device)
-        model = restore_model(run, cfg, _num_inputs(cfg, ds), len(ds.classes) or 1, state, device)
+        model = restore_model(run, cfg, num_inputs(cfg, ds), len(ds.classes) or 1, state, device)
         if "rng_state" in meta:
             torch.set_rng_state(meta["rng_state"])
         run.write_json("config.json", plan.config)
