@@ -237,7 +237,7 @@ def test_timeout_setting(monkeypatch):
 
 def test_nproc_flag_errors(capsys, tmp_path):
     assert main(["train", "--dataset", "digits", "--nproc", "0", "--runs-dir", str(tmp_path)]) == 2
-    assert "The 'nproc' parameter must be an int >= 1. Got 0." in capsys.readouterr().err
+    assert "The --nproc option must be an int >= 1. Got 0." in capsys.readouterr().err
     assert main(["train", "--dataset", "digits", "--solver", "lbfgs", "--nproc", "2"]) == 2
     assert "--solver lbfgs solves the full batch in one process" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()

@@ -204,7 +204,7 @@ def test_a_resize_above_the_limit_is_refused_before_anything(tmp_path, capsys, m
     monkeypatch.chdir(tmp_path)
     rc, out, err = cli(argv, capsys)
     assert rc == 2 and out == ""
-    assert_one_line_error(err, argv[0], f"The 'resize' parameter must be at most {MAX_SIDE} a side",
+    assert_one_line_error(err, argv[0], f"The --resize option must be at most {MAX_SIDE} a side",
                           f"Got {value}.")
     assert list(tmp_path.iterdir()) == []
 

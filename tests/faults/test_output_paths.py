@@ -42,7 +42,7 @@ def test_losses_out(tmp_path, capsys, case, monkeypatch):
     before = sorted(p.name for p in tmp_path.iterdir())
     rc, out, err = cli(["losses", "--out", path], capsys)
     assert rc == 2 and out == ""
-    assert_one_line_error(err, "losses", "'out'", says)
+    assert_one_line_error(err, "losses", "--out", says)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
@@ -51,7 +51,7 @@ def test_data_grid(tmp_path, capsys, case):
     path, says = bad_paths(tmp_path)[case]
     rc, out, err = cli(["data", "--dataset", "digits", "--grid", path], capsys)
     assert rc == 2 and out == ""                          # said before the dataset is even described
-    assert_one_line_error(err, "data", "'grid'", says)
+    assert_one_line_error(err, "data", "--grid", says)
 
 
 @pytest.mark.parametrize("case", ["dot", "a-directory", "under-a-file"])
@@ -59,7 +59,7 @@ def test_export_out(tmp_path, capsys, case, digits_run):
     path, says = bad_paths(tmp_path)[case]
     rc, out, err = cli(["export", digits_run, "--out", path], capsys)
     assert rc == 2 and out == ""
-    assert_one_line_error(err, "export", "'out'", says)
+    assert_one_line_error(err, "export", "--out", says)
 
 
 @pytest.mark.parametrize("case", ["dot", "under-a-file"])
@@ -67,7 +67,7 @@ def test_predict_out(tmp_path, capsys, case, digits_run):
     path, says = bad_paths(tmp_path)[case]
     rc, out, err = cli(["predict", digits_run, "rows.csv", "--out", path], capsys)
     assert rc == 2 and out == ""
-    assert_one_line_error(err, "predict", "'out'", says)
+    assert_one_line_error(err, "predict", "--out", says)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a mode-555 directory")
