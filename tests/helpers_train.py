@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import html.parser
 import json
+import os
 import struct
+import time
 from pathlib import Path
 
 import numpy as np
@@ -194,3 +196,21 @@ def write_png(path, size=(16, 16), value=200):
     img[:, size[0] // 2 - 1:size[0] // 2 + 1] = value
     Image.fromarray(img).save(path, format="PNG")
     return path
+
+
+def pty_chunks(master: int, deadline: float):
+    """What a child writes to its pseudo-terminal, chunk by chunk, until it closes the terminal or the
+    deadline passes; b"" every 0.1 s of silence, so the caller can act while the child runs."""
+    import select
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if not ready:
+            yield b""
+            continue
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:   # EIO: the child closed the terminal
+            return
+        if not chunk:
+            return
+        yield chunk

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from helpers_train import (checkpoint_state, is_png, metrics_rows, no_plots, read_json, report_figures,  # noqa: F401
+from helpers_train import (checkpoint_state, pty_chunks, is_png, metrics_rows, no_plots, read_json, report_figures,  # noqa: F401
                            run_cli, write_idx_dataset)
 from PIL import Image
 
@@ -411,15 +411,8 @@ def test_the_first_line_comes_before_torch_is_imported(tmp_path):
                              "--epochs", "1", "--no-plots", "--runs-dir", str(tmp_path)],
                             stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL)
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:   # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
+    import time
+    chunks = list(pty_chunks(master, time.monotonic() + 300))
     os.close(master)
     assert proc.wait(timeout=300) == 0
     lines = b"".join(chunks).decode().splitlines()

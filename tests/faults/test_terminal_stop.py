@@ -10,7 +10,6 @@ import fcntl
 import os
 import pty
 import re
-import select
 import signal
 import struct
 import subprocess
@@ -18,7 +17,7 @@ import termios
 import time
 
 from fault_tools import PYTHON, child_env
-from helpers_train import write_idx_dataset
+from helpers_train import pty_chunks, write_idx_dataset
 
 
 def screen(raw: str) -> list[str]:
@@ -50,18 +49,10 @@ def test_ctrl_c_on_a_terminal_clears_the_bar_and_says_where_it_stopped(tmp_path)
     os.close(slave)
     raw, sent, deadline = b"", False, time.monotonic() + 90
     try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:   # EIO: the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                raw += chunk
-            # scratch: one train_step a batch, so the bar moves (the fast kernel walks an epoch in ~10 ms)
-    # the bar of epoch 2 is on the screen: epoch 1's line printed, then a bar update
+        for chunk in pty_chunks(master, deadline):
+            raw += chunk
+            # scratch: one train_step a batch, so the bar moves (the fast kernel walks an epoch in ~10 ms);
+            # the bar of epoch 2 is on the screen: epoch 1's line printed, then a bar update
             if not sent and b"epoch  1/50" in raw and b"batch/s" in raw.split(b"epoch  1/50", 1)[1]:
                 proc.send_signal(signal.SIGINT)
                 sent = True
