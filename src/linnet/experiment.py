@@ -15,10 +15,9 @@ from pathlib import Path
 
 import torch
 
-from linnet.callbacks import ConsoleProgress, LivePlot, RunRecorder, draw_curves, in_notebook
+from linnet.callbacks import ConsoleProgress, LivePlot, RunRecorder, in_notebook
 from linnet.config import TrainConfig
-from linnet.data.dataset import Dataset, Split
-from linnet.data.loader import Loader
+from linnet.data.dataset import Dataset
 from linnet.data.synthetic import TRUE_B, TRUE_W
 from linnet.errors import ConfigError, RunInterrupted, TrainingDiverged
 from linnet.models import build_model
@@ -245,39 +244,8 @@ def _finish(cfg, run, model, ds, history, device, announce: Announce | None) -> 
     if announce is not None:
         announce(summary, run.path)
     if cfg.plots:
-        _draw_figures(cfg, run, model, ds, history, preds, matrix)
+        from linnet.runfigures import draw_final_figures
+        draw_final_figures(cfg, run.path, model, ds, history, preds, matrix)
     write_report(run.path)
     return RunResult(run.path, history, summary, model, ds)
 
-
-def _draw_figures(cfg, run, model, ds, history, preds, matrix) -> None:
-    """The run's final figures, each titled with what it shows, the run and the dataset: the curves;
-    the scatter for the synthetic linear regression, else predictions (a class-balanced sample of
-    the test set), confusion matrix and weights (for a table: each class's largest, by feature name)."""
-    from linnet.plots import (plot_confusion, plot_predictions, plot_scatter, plot_weights, run_title, sample_per_class,
-                              save_figure)
-    from linnet.tableplots import plot_top_weights
-
-    def title(what: str) -> str:
-        return run_title(what, run.path.name, ds.name)
-
-    draw_curves(run, history, title("Training curves"))
-    if model.kind == "linear" and cfg.data is None:  # the chapter's synthetic data
-        save_figure(plot_scatter(ds.train.images, ds.train.labels, title=title("Synthetic data")), run.path / "scatter.png")
-        return
-    if not ds.is_images:  # a table's weights are no image, and its rows no pictures to show
-        if matrix is not None:
-            save_figure(plot_confusion(matrix, ds.classes, title("Confusion matrix, test set")), run.path / "confusion.png")
-        W = model.state_dict()["W" if matrix is not None else "w"]
-        save_figure(plot_top_weights(W, ds.features, ds.classes or ["target"], title=title("Largest weights")),
-                    run.path / "weights.png")
-        return
-    labels = ds.test.labels
-    pick = torch.tensor(sample_per_class(labels, min(18, len(labels))), dtype=torch.long)   # (n,) test indices
-    sample = Split(ds.test.images[pick], labels[pick])
-    X, _ = next(iter(Loader(sample, len(pick), resize=loaders_for(cfg, ds)[1].resize)))     # in order: not shuffled
-    save_figure(plot_predictions(X, ds.text_labels(labels[pick]), ds.text_labels(preds[pick]),
-                                 title=title("Predictions on test images")), run.path / "predictions.png")
-    save_figure(plot_confusion(matrix, ds.classes, title("Confusion matrix, test set")), run.path / "confusion.png")
-    save_figure(plot_weights(model.state_dict()["W"], tuple(X.shape[-2:]), ds.classes, title("Weights per class")),
-                run.path / "weights.png")
