@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test notebook-test bench bench-scale bench-folders bench-distributed clean
+.PHONY: help run test notebook-test bench bench-scale bench-folders bench-figures bench-distributed clean
 
 help:  ## this list
 	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,9 @@ bench-scale: $(STAMP)  ## seconds per epoch and memory for 10k to 1M samples, re
 
 bench-folders: $(STAMP)  ## image folders: the decode-once cache against per-item PIL
 	$(BIN)/python benchmarks/bench_folders.py
+
+bench-figures: $(STAMP)  ## the figure phase of a 60k run: each figure, and linnet train with and without --no-plots
+	$(BIN)/python benchmarks/bench_figures.py
 
 bench-distributed: $(STAMP)  ## data-parallel training: processes against one (benchmarks/bench_distributed.py)
 	$(BIN)/python benchmarks/bench_distributed.py
