@@ -1,0 +1,78 @@
+import gc
+
+import pytest
+from helpers_train import is_png
+
+from linnet.config import TrainConfig
+from linnet.experiment import train
+from linnet.runfigures import draw_final_figures, final_figures, gc_paused
+
+IMAGE_FIGURES = ["curves.png", "predictions.png", "confusion.png", "weights.png"]
+
+
+@pytest.fixture(autouse=True)
+def collector_restored():
+    enabled = gc.isenabled()
+    yield
+    if enabled:
+        gc.enable()
+    else:
+        gc.disable()
+
+
+def test_gc_paused_turns_the_collector_off_and_back_on():
+    gc.enable()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_gc_paused_turns_it_back_on_after_an_error():
+    gc.enable()
+    with pytest.raises(ValueError, match="drawing failed"):
+        with gc_paused():
+            raise ValueError("drawing failed")
+    assert gc.isenabled()
+
+
+def test_gc_paused_leaves_a_collector_that_was_off_off():
+    gc.disable()
+    with gc_paused():
+        pass
+    assert not gc.isenabled()
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """A 1-epoch digits run without figures: what a run has when its figures are drawn."""
+    cfg = TrainConfig(dataset="digits", epochs=1, plots=False, runs_dir=str(tmp_path_factory.mktemp("runs")), name="d")
+    result = train(cfg, quiet=True)
+    from linnet.metrics import confusion_matrix
+    from linnet.rundata import loaders_for
+    from linnet.train import predict_all
+    preds = predict_all(result.model, loaders_for(cfg, result.dataset)[1], "cpu")
+    return cfg, result, preds, confusion_matrix(result.dataset.test.labels, preds, len(result.dataset.classes))
+
+
+def test_final_figures_of_an_image_run_are_the_four_in_order(digits_run):
+    cfg, result, preds, matrix = digits_run
+    names = [name for name, _ in final_figures(cfg, "d", result.model, result.dataset, result.history, preds, matrix)]
+    assert names == IMAGE_FIGURES
+
+
+def test_draw_final_figures_writes_them_with_the_collector_off_and_times_each(digits_run, tmp_path, monkeypatch):
+    import linnet.plots as plots
+    cfg, result, preds, matrix = digits_run
+    real_save, collector = plots.save_figure, []
+
+    def save(fig, path, dpi=100):
+        collector.append(gc.isenabled())
+        real_save(fig, path, dpi)
+
+    monkeypatch.setattr(plots, "save_figure", save)
+    gc.enable()
+    seconds = {}
+    written = draw_final_figures(cfg, tmp_path, result.model, result.dataset, result.history, preds, matrix, seconds)
+    assert written == [tmp_path / name for name in IMAGE_FIGURES] and all(is_png(p) for p in written)
+    assert collector == [False] * 4 and gc.isenabled()
+    assert set(seconds) == {"import", *IMAGE_FIGURES} and all(s >= 0 for s in seconds.values())
