@@ -219,3 +219,65 @@ def test_plot_losses_draws_l2_l1_huber_and_logsumexp(tmp_path):
     assert g_l2[0] == pytest.approx(-3.0) and g_huber[0] == pytest.approx(-1.0)
     plots.save_figure(fig, tmp_path / "losses.png")
     assert is_png(tmp_path / "losses.png")
+
+
+# -- figure_png measures the tight box without savefig's extra drawing: the same pixels ----------
+
+def pixels(png: bytes):
+    import io
+
+    import numpy as np
+    from PIL import Image
+    return np.asarray(Image.open(io.BytesIO(png)))
+
+
+def savefig_tight(fig, dpi=100) -> bytes:
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def seeded(*shape):
+    return torch.rand(*shape, generator=torch.Generator().manual_seed(0))
+
+
+FIGURES = {   # each made twice, so from seeded data
+    "curves": lambda: plots.plot_curves(history(4), title="Training curves: r (d)"),
+    "curves of a huge loss": lambda: plots.plot_curves([EpochRecord(e, 0.1, 1e30 * e, 0.1, 1e31, 0.1, 0.1)
+                                                        for e in (1, 2)], title="Training curves: r (d)"),
+    "regression curves": lambda: plots.plot_curves(history(3, regression=True), title="Training curves: r"),
+    "predictions": lambda: plots.plot_predictions(seeded(10, 1, 8, 8), list("abcdefghij"), list("abcdefghiX"),
+                                                  title="Predictions: r (d)"),
+    "confusion": lambda: plots.plot_confusion(torch.arange(16).reshape(4, 4), CLASSES, title="Confusion: r (d)"),
+    "weights": lambda: plots.plot_weights(seeded(36, 4) - 0.5, (6, 6), CLASSES, title="Weights: r (d)"),
+    "scatter": lambda: plots.plot_scatter(seeded(20, 2), seeded(20, 1), title="Synthetic data: r"),
+    "losses": plots.plot_losses,
+}
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_figure_png_is_savefig_tight_pixel_for_pixel(name):
+    fig = FIGURES[name]()
+    ours, theirs = pixels(plots.figure_png(fig)), pixels(savefig_tight(FIGURES[name]()))
+    assert ours.shape == theirs.shape and (ours == theirs).all()
+
+
+def test_figure_png_at_another_dpi_is_savefig_tight_and_leaves_the_figures_dpi():
+    fig = FIGURES["confusion"]()
+    dpi = fig.dpi
+    ours = pixels(plots.figure_png(fig, dpi=50))
+    assert fig.dpi == dpi
+    theirs = pixels(savefig_tight(FIGURES["confusion"](), dpi=50))
+    assert ours.shape == theirs.shape and (ours == theirs).all()
+
+
+def test_figure_png_of_a_constrained_layout_figure_keeps_savefigs_own_pass():
+    def make():
+        fig = Figure(figsize=(4, 3), layout="constrained")
+        ax1, ax2 = fig.subplots(1, 2)
+        ax1.set_ylabel("a long label that the layout must make room for")
+        ax2.plot([0, 1], [1, 0])
+        return fig
+    ours, theirs = pixels(plots.figure_png(make())), pixels(savefig_tight(make()))
+    assert ours.shape == theirs.shape and (ours == theirs).all()

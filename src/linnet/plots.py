@@ -43,11 +43,31 @@ def run_title(what: str, run_name: str | None = None, dataset: str | None = None
     return f"{what}: {where}" if where else what
 
 
+def tight_box(fig: Figure, dpi: float):
+    """The box savefig(bbox_inches="tight") crops to, in inches, measured without drawing the figure.
+
+    savefig's "tight" first draws the whole figure (rendering switched off) and only then measures
+    it; for figures without a layout engine (all of linnet's) that draw changes nothing, and it cost
+    a fifth of each figure's time. Measuring alone gives the same box: the tests compare the pixels."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    saved_dpi = fig.dpi
+    if dpi != saved_dpi:   # text is measured at the dpi it is saved at
+        fig.dpi = dpi
+    try:
+        renderer = RendererAgg(int(fig.bbox.width), int(fig.bbox.height), dpi)
+        return fig.get_tightbbox(renderer).padded(matplotlib.rcParams["savefig.pad_inches"])
+    finally:
+        if dpi != saved_dpi:
+            fig.dpi = saved_dpi
+
+
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
-    """The figure as PNG bytes (Agg, no display needed)."""
+    """The figure as PNG bytes (Agg, no display needed), cropped to what it shows plus savefig's padding."""
     import io
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    # a layout engine (constrained layout) places the axes while drawing: that needs savefig's own pass
+    box = "tight" if fig.get_layout_engine() is not None else tight_box(fig, dpi)
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches=box)
     return buf.getvalue()
 
 
