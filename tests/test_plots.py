@@ -117,6 +117,19 @@ def test_plot_curves_of_many_epochs_has_integer_ticks():
     assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
 
 
+
+@pytest.mark.parametrize("records", [history(10), history(1), [EpochRecord(e, 0.1, 1e30 * e, 0.1, 1e31, 0.1, 0.1)
+                                                                 for e in (1, 2)]], ids=["10 epochs", "1", "huge loss"])
+def test_plot_curves_keeps_its_axes_and_title_apart(records):
+    # a fixed layout, no tight_layout: the labels of one axes must not run into the other, nor the title
+    from matplotlib.backends.backend_agg import RendererAgg
+    fig = plots.plot_curves(records, title="Training curves: a-long-run-name-20261122-012341 (fashion-mnist)")
+    renderer = RendererAgg(int(fig.bbox.width), int(fig.bbox.height), fig.dpi)
+    loss_box, acc_box = (ax.get_tightbbox(renderer) for ax in fig.axes)    # with tick labels, axis labels, offset
+    title_box = fig.texts[0].get_window_extent(renderer)
+    assert loss_box.x1 < acc_box.x0
+    assert title_box.y0 >= max(loss_box.y1, acc_box.y1)
+
 def test_a_linnet_figure_shows_itself_as_png_in_jupyter():
     fig = plots.show_images(torch.rand(2, 1, 4, 4), 1, 2)
     assert isinstance(fig, plots.LinnetFigure)

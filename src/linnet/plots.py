@@ -157,7 +157,10 @@ def plot_curves(history, title: str | None = None) -> Figure:
         ax.set_xlim(min(epochs, default=1) - 0.5, last + 0.5)
         ax.grid(True, alpha=0.3)
         ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
+    # A fixed layout instead of tight_layout(), which measures every label once more (a third of this
+    # figure's time): the outer margins are cropped when saved, and the gap between the two axes holds
+    # the accuracy axes' labels, the same "0.0".."1.0" and "accuracy" in every run.
+    fig.subplots_adjust(left=0.09 if classify else 0.16, right=0.98, bottom=0.18, top=0.93, wspace=0.21)
     return titled(fig, title)
 
 
