@@ -294,3 +294,14 @@ def test_figure_png_of_a_constrained_layout_figure_keeps_savefigs_own_pass():
         return fig
     ours, theirs = pixels(plots.figure_png(make())), pixels(savefig_tight(make()))
     assert ours.shape == theirs.shape and (ours == theirs).all()
+
+
+def test_plot_confusion_counts_left_out_of_the_crop_still_fit_in_it():
+    # the counts are not measured for the crop (in_layout=False): even 7 digits stay inside their cells
+    m = torch.full((10, 10), 1_000_000)
+    classes = [f"class {i}" for i in range(10)]
+    measured = plots.plot_confusion(m, classes)
+    for text in measured.axes[0].texts:
+        text.set_in_layout(True)
+    ours, theirs = pixels(plots.figure_png(plots.plot_confusion(m, classes))), pixels(plots.figure_png(measured))
+    assert ours.shape == theirs.shape and (ours == theirs).all()

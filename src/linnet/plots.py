@@ -205,9 +205,9 @@ def plot_confusion(matrix, classes: Sequence[str], title: str | None = None) -> 
     ax.set_ylabel("true")
     threshold = m.max() / 2 if m.size else 0
     for i in range(k):
-        for j in range(k):
+        for j in range(k):   # in_layout=False: inside their cells, the counts need not be measured for the crop
             ax.text(j, i, str(int(m[i, j])), ha="center", va="center", fontsize=7,
-                    color="white" if m[i, j] > threshold else "black")
+                    color="white" if m[i, j] > threshold else "black", in_layout=False)
     return titled(fig, title)
 
 
