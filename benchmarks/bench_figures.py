@@ -36,9 +36,9 @@ from common import make_data  # noqa: E402
 TIMEOUT_S = 600
 
 
-def draw_worker(run_dir: str, out_dir: str) -> dict:
-    """Seconds of the figure phase of the run in run_dir, its figures written to out_dir (this process
-    is fresh: matplotlib not imported yet)."""
+def draw_worker(run_dir: str, out_dir: str, processes: int) -> dict:
+    """Seconds of the figure phase of the run in run_dir, its figures written to out_dir by `processes`
+    processes (this process is fresh: matplotlib not imported yet)."""
     import torch
 
     from linnet.metrics import confusion_matrix
@@ -55,7 +55,8 @@ def draw_worker(run_dir: str, out_dir: str) -> dict:
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    written = draw_final_figures(run.config, Path(out_dir), run.model, ds, run.history, preds, matrix, seconds)
+    written = draw_final_figures(run.config, Path(out_dir), run.model, ds, run.history, preds, matrix, seconds,
+                                 processes)
     seconds["whole phase"] = time.perf_counter() - start
     seconds["bytes"] = sum(p.stat().st_size for p in written)
     return seconds
@@ -77,10 +78,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, help="the four IDX files (default: generated 60000/10000)")
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per measurement (default 5)")
-    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(draw_worker(*args.worker)))
+        print(json.dumps(draw_worker(args.worker[0], args.worker[1], int(args.worker[2]))))
         return
     data_dir = args.data_dir or make_data(HERE / ".data" / "fashion-60k")
     load_start = os.getloadavg()
@@ -88,11 +89,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         linnet(*train, "--runs-dir", tmp, "--name", "trained", "--no-plots")
         phases: dict[str, list[float]] = {}
-        for i in range(args.runs):
-            out = subprocess.run([sys.executable, __file__, "--worker", f"{tmp}/trained", f"{tmp}/figures-{i}"],
-                                 check=True, capture_output=True, text=True, timeout=TIMEOUT_S)
-            for key, value in json.loads(out.stdout.strip().splitlines()[-1]).items():
-                phases.setdefault(key, []).append(value)
+        for i in range(args.runs):   # one process drawing all, then two processes (figure_processes), in turn
+            for processes in (1, 2):
+                out = subprocess.run([sys.executable, __file__, "--worker", f"{tmp}/trained", f"{tmp}/figures-{i}",
+                                      str(processes)], check=True, capture_output=True, text=True, timeout=TIMEOUT_S)
+                for key, value in json.loads(out.stdout.strip().splitlines()[-1]).items():
+                    phases.setdefault(key if processes == 1 else f"{key}, 2 processes", []).append(value)
         processes: dict[str, list[float]] = {"linnet train": [], "linnet train --no-plots": []}
         for i in range(args.runs):
             processes["linnet train"].append(linnet(*train, "--runs-dir", tmp, "--name", f"plots-{i}"))
@@ -100,9 +102,11 @@ def main() -> None:
                                                                "--no-plots"))
     load_end = os.getloadavg()
     size = phases.pop("bytes")[0]
-    print(f"figure phase of a 60k run, {args.runs} fresh processes (seconds)       min   median      max")
+    print(f"figure phase of a 60k run, {args.runs} fresh processes each (seconds)  min   median      max")
     for key, values in phases.items():
-        label = "import matplotlib, linnet.plots" if key == "import" else key
+        if key.endswith(", 2 processes") and key != "whole phase, 2 processes":
+            continue   # a figure's seconds while the other process draws: not comparable to the row above
+        label = {"import": "import matplotlib, linnet.plots", "whole phase": "whole phase, 1 process"}.get(key, key)
         print(f"  {label:<54} {spread(values)}")
     print(f"  (the four PNG files: {size / 1000:.0f} kB together)")
     print(f"whole processes, {args.runs} of each in turn (seconds)")

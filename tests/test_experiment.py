@@ -252,6 +252,7 @@ def test_predictions_show_every_class_of_a_class_sorted_test_file(tmp_path, monk
     from helpers_train import IDX_NAMES, stripes_arrays
 
     import linnet.plots as plots
+    import linnet.runfigures as runfigures
     from linnet.data.idx import write_idx
     arrays = stripes_arrays(200, 100)
     order = np.argsort(arrays["test_labels"], kind="stable")            # a test file sorted by class
@@ -262,6 +263,7 @@ def test_predictions_show_every_class_of_a_class_sorted_test_file(tmp_path, monk
     shown = {}
     real = plots.plot_predictions
     monkeypatch.setattr(plots, "plot_predictions", lambda X, true, pred, **kw: shown.update(true=true, **kw) or real(X, true, pred, **kw))
+    monkeypatch.setattr(runfigures, "figure_processes", lambda: 1)   # drawn in this process, where `shown` is
     train(TrainConfig(dataset="fashion-mnist", data_dir=str(tmp_path / "data"), epochs=1, batch_size=32,
                       runs_dir=str(tmp_path / "runs"), name="sorted"), quiet=True)
     counts = {c: shown["true"].count(c) for c in set(shown["true"])}
