@@ -85,5 +85,28 @@ def print_report(results: list[dict], facts: dict) -> None:
     if lb and lr:
         print(f"linnet lbfgs_softmax vs sklearn LogisticRegression: {lb['seconds'] / lr['seconds']:.2f}x the time; "
               f"objective {lb['objective']:.6f} vs {lr['objective']:.6f}; test acc {lb['test_acc']:.4f} vs {lr['test_acc']:.4f}")
+    if not facts.get("quick"):   # the targets are for the chapter's run, not the smoke test
+        _print_targets(results)
     if refs["textbook"] and fast:
         print(f"speedup_vs_textbook_best={refs['textbook']['seconds'] / fast['seconds']:.1f}")
+
+
+TARGETS = (  # issue 16's, on a quiet machine: (what, row, field, at most seconds)
+    ("train_seconds of linnet train", "linnet train --no-plots (process)", "best_train_seconds", 0.3),
+    ("fit of linnet fast in the process", "linnet-fast", "seconds", 0.3),
+    ("whole linnet train process", "linnet train (process)", "seconds", 1.5),
+    ("linnet --help", "linnet --help", "seconds", 0.2),
+)
+
+
+def _print_targets(results: list[dict]) -> None:
+    """Each target against this run's best figure: met or not, nothing rounded in its favour."""
+    torch_import = _ok(results, "python: import torch")
+    for what, variant, field, limit in TARGETS:
+        row = _ok(results, variant)
+        if row is None or field not in row:
+            continue
+        verdict = "met" if row[field] <= limit else "NOT met"
+        extra = (f" (`import torch` alone took {torch_import['seconds']:.2f} s in this run)"
+                 if verdict != "met" and "process" in variant and torch_import else "")
+        print(f"target: {what} <= {limit} s: {row[field]:.3f} s, {verdict}{extra}")

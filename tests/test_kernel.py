@@ -150,6 +150,20 @@ def test_the_result_does_not_depend_on_the_thread_count():
 
 
 @needs_kernel
+def test_reading_the_batch_in_place_instead_of_its_copy_changes_no_result(monkeypatch):
+    # batches over COPY_MAX_BYTES are not copied contiguous for the backward pass: the same bits
+    split, test = images_split(600), images_split(50, seed=1)
+    states = []
+    for limit in (kernel.COPY_MAX_BYTES, 0):
+        monkeypatch.setattr(kernel, "COPY_MAX_BYTES", limit)
+        model = softmax(784, 10)
+        train(model, split, test, 64)
+        assert (model.kernel_workspace(64).batch_rows is None) == (limit == 0)
+        states.append(model.state_dict())
+    assert torch.equal(states[0]["W"], states[1]["W"]) and torch.equal(states[0]["b"], states[1]["b"])
+
+
+@needs_kernel
 @pytest.mark.parametrize("threads", [1, 2])
 def test_prefetching_the_next_rows_changes_no_result(monkeypatch, threads):
     # shuffled order, a short last batch (600 = 9 x 64 + 24), both thread counts

@@ -87,6 +87,10 @@ def _epoch_steps(model, loader, epoch: int, lr: float, weight_decay: float, devi
 
 def evaluate(model, loader, device=None) -> tuple[float, float | None]:
     """(mean per-sample loss, accuracy or None for regression) over a loader."""
+    whole = not getattr(loader, "drop_last", False)       # else only its batches say which rows count
+    if whole and hasattr(model, "evaluate_rows") and _takes_rows(model, loader, device):
+        loss_sum, correct = model.evaluate_rows(loader.split.images, loader.split.labels)  # the kernel, one call
+        return loss_sum / len(loader.split), correct / len(loader.split)
     metric = Accumulator(3)  # loss sum, correct, count
     classify = model.kind == "softmax"
     for X, y in _paced(model, _batches(loader, 0, model), device, training=False):

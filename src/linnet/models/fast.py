@@ -86,7 +86,8 @@ class _ManualModel:
             torch.full((1, batch_size), -1.0, **opts)))
 
     def kernel_workspace(self, batch_size: int) -> kernel.Workspace:
-        return self._cached(("kernel", batch_size), lambda: kernel.Workspace.new(batch_size, self.num_outputs))
+        return self._cached(("kernel", batch_size),
+                            lambda: kernel.Workspace.new(batch_size, self.num_inputs, self.num_outputs))
 
     def matrix(self, X: Tensor, ws: _Workspace | None = None) -> tuple[Tensor, float]:
         """(B, ...) -> ((B, d) float, scale). uint8 pixels are converted as they are, 0..255, with
@@ -202,6 +203,12 @@ class SoftmaxRegression(_ManualModel):
                 yield loss, correct, min(batch_size, len(index) - i * batch_size)
             if len(losses) < -(-len(index) // batch_size):
                 return   # stopped at a non-finite loss, the last one yielded
+
+    def evaluate_rows(self, images: Tensor, labels: Tensor) -> tuple[float, int]:
+        """(summed loss, correct) over resident images (see `can_train_rows`), in the kernel: one call
+        for the whole test set, no logits kept (what train.evaluate does batch by batch otherwise)."""
+        return kernel.evaluate(images, labels.to(torch.int64).contiguous(), self.weight_t, self.bias, 1.0 / 255.0,
+                               self.threads)
 
     def _kernel_steps(self, images: Tensor, labels: Tensor, index: Tensor | None, batch_size: int, lr: float,
                       weight_decay: float) -> tuple[list[float], list[int]]:

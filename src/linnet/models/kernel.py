@@ -42,7 +42,9 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
     lib.linnet_logits.argtypes = [_P, _I, _I, _I, _P, _P, _F, _P, _INT]
     lib.linnet_sgd_steps.restype = _I
     lib.linnet_sgd_steps.argtypes = [_P, _P, _P, _I, _I, _I, _I, _P, _P, _F, _F, _F,
-                                     _P, _P, _P, _P, _P, _P, _INT, _INT]
+                                     _P, _P, _P, _P, _P, _P, _P, _INT, _INT]
+    lib.linnet_evaluate.restype = _I
+    lib.linnet_evaluate.argtypes = [_P, _P, _I, _I, _I, _P, _P, _F, _P, _P, _P, _INT]
     return lib, ""
 
 
@@ -71,17 +73,40 @@ def logits(images: Tensor, weight_t: Tensor, bias: Tensor, scale: float, threads
     return out
 
 
+EVAL_BLOCK = 256   # rows per partial sum in linnet_evaluate (_kernel.c's EVAL_BLOCK)
+
+
+def evaluate(images: Tensor, labels: Tensor, weight_t: Tensor, bias: Tensor, scale: float,
+             threads: ThreadChoice) -> tuple[float, int]:
+    """(summed cross-entropy, correct) over uint8 images (n, ...) with int64 labels (n,), in one call
+    that keeps no logits. The same sums whatever the thread count (fixed blocks, added in order)."""
+    (k, d), n = weight_t.shape, len(images)
+    blocks = -(-n // EVAL_BLOCK)
+    block_loss, block_hits = torch.empty(blocks, dtype=torch.float64), torch.empty(blocks, dtype=torch.int64)
+    count = threads.best(n * d)
+    scratch = torch.empty(count, 2, k)                                  # two rows' logits per thread
+    bad = LIB.linnet_evaluate(images.data_ptr(), labels.data_ptr(), n, d, k, weight_t.data_ptr(), bias.data_ptr(),
+                              scale, block_loss.data_ptr(), block_hits.data_ptr(), scratch.data_ptr(), count)
+    if bad < 0:
+        _bad_label(labels, None, -1 - bad, k)
+    return sum(block_loss.tolist()), sum(block_hits.tolist())
+
+
+COPY_MAX_BYTES = 8 << 20   # larger batches are not copied contiguous: the backward pass reads them in place
+
+
 class Workspace(NamedTuple):
     """Scratch memory for minibatches of one size, allocated once per model and size."""
     rows: Tensor       # (B,) pointers to the batch's rows
+    batch_rows: Tensor | None  # (B, d) uint8: the step's rows copied contiguous for the backward pass
     grad: Tensor       # (B, k) logits -> softmax(o) - onehot(y)
     row_loss: Tensor   # (B,) float32
     row_hit: Tensor    # (B,) int32
 
     @classmethod
-    def new(cls, batch_size: int, k: int) -> "Workspace":
-        return cls(torch.empty(batch_size, dtype=torch.int64), torch.empty(batch_size, k),
-                   torch.empty(batch_size), torch.empty(batch_size, dtype=torch.int32))
+    def new(cls, batch_size: int, d: int, k: int) -> "Workspace":
+        copy = torch.empty(batch_size, d, dtype=torch.uint8) if batch_size * d <= COPY_MAX_BYTES else None
+        return cls(torch.empty(batch_size, dtype=torch.int64), copy, torch.empty(batch_size, k), torch.empty(batch_size), torch.empty(batch_size, dtype=torch.int32))
 
 
 def sgd_steps(images: Tensor, labels: Tensor, index: Tensor | None, batch_size: int, weight_t: Tensor,
@@ -116,7 +141,7 @@ def sgd_steps(images: Tensor, labels: Tensor, index: Tensor | None, batch_size: 
         result = LIB.linnet_sgd_steps(
             X.data_ptr(), y.data_ptr(), None if idx is None else idx.data_ptr(), end - first, batch_size,
             d, k, weight_t.data_ptr(), bias.data_ptr(), lr, weight_decay, scale, ws.rows.data_ptr(),
-            ws.grad.data_ptr(), ws.row_loss.data_ptr(), ws.row_hit.data_ptr(),
+            None if ws.batch_rows is None else ws.batch_rows.data_ptr(), ws.grad.data_ptr(), ws.row_loss.data_ptr(), ws.row_hit.data_ptr(),
             loss_sum[done:].data_ptr(), correct[done:].data_ptr(), count, int(PREFETCH))
         threads.record(count, end - first, time.perf_counter() - start, is_trial)
         if result < 0:
