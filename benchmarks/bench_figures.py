@@ -44,7 +44,7 @@ def draw_worker(run_dir: str, out_dir: str, processes: int) -> dict:
     from linnet.metrics import confusion_matrix
     from linnet.restore import load_run
     from linnet.rundata import load_for, loaders_for
-    from linnet.runfigures import draw_final_figures
+    from linnet.runfigures import draw_final_figures, gc_paused
     from linnet.train import predict_all
     if "matplotlib" in sys.modules:   # then the import would be missing from the figures
         raise RuntimeError("matplotlib was imported before the figure phase")
@@ -55,9 +55,10 @@ def draw_worker(run_dir: str, out_dir: str, processes: int) -> dict:
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    written = draw_final_figures(run.config, Path(out_dir), run.model, ds, run.history, preds, matrix, seconds,
-                                 processes)
-    seconds["whole phase"] = time.perf_counter() - start
+    with gc_paused():   # as linnet.experiment does, through the report: the process exits before a collection
+        written = draw_final_figures(run.config, Path(out_dir), run.model, ds, run.history, preds, matrix, seconds,
+                                     processes)
+        seconds["whole phase"] = time.perf_counter() - start
     seconds["bytes"] = sum(p.stat().st_size for p in written)
     return seconds
 

@@ -109,9 +109,9 @@ def draw_final_figures(cfg, run_path: Path, model, ds, history, preds, matrix,
             child_times = _reap(*child) if child else {}
         if child and child_times is None:   # the child failed: its figures are drawn (or fail) here
             child_times = _draw(inner, run_path)
-    if seconds is not None:
-        seconds.update(times, **child_times)
-    return [run_path / name for name, _ in figures]
+        if seconds is not None:
+            seconds.update(times, **child_times)
+        return [run_path / name for name, _ in figures]   # made while paused: a collection comes later, if ever
 
 
 def _draw(figures, run_path: Path) -> dict[str, float]:
