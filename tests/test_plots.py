@@ -305,3 +305,21 @@ def test_plot_confusion_counts_left_out_of_the_crop_still_fit_in_it():
         text.set_in_layout(True)
     ours, theirs = pixels(plots.figure_png(plots.plot_confusion(m, classes))), pixels(plots.figure_png(measured))
     assert ours.shape == theirs.shape and (ours == theirs).all()
+
+
+def test_figure_png_of_a_pyplot_figure_at_another_dpi_keeps_savefigs_own_pass(monkeypatch):
+    # measuring at another dpi changes the figure's dpi for a moment, which would resize a GUI window
+    import matplotlib.pyplot as plt
+
+    def make():
+        fig = plt.figure(figsize=(3, 2), dpi=72)
+        fig.subplots().plot([0, 1], [1, 0])
+        return fig
+    theirs = pixels(savefig_tight(make()))
+    monkeypatch.setattr(plots, "tight_box", lambda fig, dpi: pytest.fail("measured at another dpi"))
+    fig = make()
+    try:
+        ours = pixels(plots.figure_png(fig))
+    finally:
+        plt.close("all")
+    assert ours.shape == theirs.shape and (ours == theirs).all() and fig.dpi == 72

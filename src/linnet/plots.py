@@ -65,8 +65,10 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     """The figure as PNG bytes (Agg, no display needed), cropped to what it shows plus savefig's padding."""
     import io
     buf = io.BytesIO()
-    # a layout engine (constrained layout) places the axes while drawing: that needs savefig's own pass
-    box = "tight" if fig.get_layout_engine() is not None else tight_box(fig, dpi)
+    # savefig's own pass where a layout engine (constrained layout) places the axes while drawing, and
+    # where measuring at another dpi would resize a window (a pyplot figure with a GUI manager)
+    own_pass = fig.get_layout_engine() is not None or (dpi != fig.dpi and fig.canvas.manager is not None)
+    box = "tight" if own_pass else tight_box(fig, dpi)
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches=box)
     return buf.getvalue()
 
