@@ -91,7 +91,8 @@ def draw_final_figures(cfg, run_path: Path, model, ds, history, preds, matrix,
     receives each file's drawing time and "import" (matplotlib and linnet's plotting modules).
 
     `processes` (default figure_processes()): with 2, a forked child draws the figures between the
-    first and the last (an image run's predictions and confusion matrix, half of the drawing) while
+    first and the last (an image run's predictions and confusion matrix, half of the drawing, a
+    table's confusion matrix; figures that convert tensors but compute nothing with torch) while
     this process draws the others; training is over, so the two take nothing from it. Whatever the
     child did not write (it failed, or was stopped) is drawn here after it, so an error shows as if
     drawn in one process."""
