@@ -195,13 +195,15 @@ class SoftmaxRegression(_ManualModel):
                    weight_decay: float = 0.0) -> Iterator[tuple[float, int, int]]:
         """The SGD steps over images[order] in minibatches of batch_size (one epoch), in the kernel:
         yields (summed loss, correct, batch size) per step, as train_step would have returned them."""
-        chunk = batch_size * max(1, CHUNK_ROWS // batch_size)    # whole minibatches per kernel call
-        for start in range(0, len(order), chunk):
-            index = order[start:start + chunk]
-            losses, corrects = self._kernel_steps(images, labels, index, batch_size, lr, weight_decay)
+        chunk, n = batch_size * max(1, CHUNK_ROWS // batch_size), len(order)  # whole minibatches per kernel call
+        labels = labels.to(torch.int64).contiguous()                          # once an epoch, not per call
+        for start in range(0, n, chunk):
+            rows = min(chunk, n - start)
+            losses, corrects = self._kernel_steps(images, labels, order[start:start + chunk], batch_size, lr,
+                                                  weight_decay)
             for i, (loss, correct) in enumerate(zip(losses, corrects)):
-                yield loss, correct, min(batch_size, len(index) - i * batch_size)
-            if len(losses) < -(-len(index) // batch_size):
+                yield loss, correct, min(batch_size, rows - i * batch_size)
+            if len(losses) < -(-rows // batch_size):
                 return   # stopped at a non-finite loss, the last one yielded
 
     def evaluate_rows(self, images: Tensor, labels: Tensor) -> tuple[float, int]:
