@@ -126,11 +126,14 @@ def test_a_figure_that_fails_everywhere_raises_its_error_once_the_child_is_reape
         os.waitpid(-1, os.WNOHANG)
 
 
-@pytest.mark.parametrize("cpus, notebook, expected", [({0, 1}, False, 2), ({0}, False, 1), ({0, 1}, True, 1)])
-def test_figure_processes_needs_two_cpus_and_no_notebook(monkeypatch, cpus, notebook, expected):
+@pytest.mark.parametrize("platform, cpus, notebook, expected", [
+    ("linux", {0, 1}, False, 2), ("linux", {0}, False, 1), ("linux", {0, 1}, True, 1), ("darwin", {0, 1}, False, 1)])
+def test_figure_processes_needs_linux_two_cpus_and_no_notebook(monkeypatch, platform, cpus, notebook, expected):
     import os
+    import sys
 
     import linnet.liveview as liveview
+    monkeypatch.setattr(sys, "platform", platform)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: cpus, raising=False)
     monkeypatch.setattr(liveview, "in_notebook", lambda: notebook)
     assert figure_processes() == expected

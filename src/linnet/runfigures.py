@@ -17,6 +17,7 @@ import contextlib
 import gc
 import json
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -77,12 +78,14 @@ def final_figures(cfg, run_name: str, model, ds, history, preds, matrix) -> list
 
 
 def figure_processes() -> int:
-    """2 where a second process can draw half of the figures at once: os.fork exists (POSIX), this
-    process may use two CPUs, and it is no Jupyter kernel (whose threads and sockets are no place for
-    a fork); else 1."""
+    """2 where a second process can draw half of the figures at once: on Linux (macOS forbids much
+    after a fork, its system libraries not being fork-safe; Windows has no fork), where this process
+    may use two CPUs, and outside a Jupyter kernel (whose threads and sockets are no place for a
+    fork); else 1."""
     from linnet.liveview import in_notebook
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return 2 if hasattr(os, "fork") and cpus >= 2 and not in_notebook() else 1
+    if not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2:
+        return 1
+    return 1 if in_notebook() else 2
 
 
 def draw_final_figures(cfg, run_path: Path, model, ds, history, preds, matrix,
