@@ -91,22 +91,24 @@ def print_report(results: list[dict], facts: dict) -> None:
         print(f"speedup_vs_textbook_best={refs['textbook']['seconds'] / fast['seconds']:.1f}")
 
 
-TARGETS = (  # issue 16's, on a quiet machine: (what, row, field, at most seconds)
-    ("train_seconds of linnet train", "linnet train --no-plots (process)", "best_train_seconds", 0.3),
-    ("fit of linnet fast in the process", "linnet-fast", "seconds", 0.3),
-    ("whole linnet train process", "linnet train (process)", "seconds", 1.5),
-    ("linnet --help", "linnet --help", "seconds", 0.2),
+TARGETS = (  # issue 16's, on a quiet machine: (what, rows, field, at most seconds); the best row counts
+    ("train_seconds of linnet train", ("linnet train (process)", "linnet train --no-plots (process)"),
+     "best_train_seconds", 0.3),
+    ("fit of linnet fast in the process", ("linnet-fast",), "seconds", 0.3),
+    ("whole linnet train process", ("linnet train (process)",), "seconds", 1.5),
+    ("linnet --help", ("linnet --help",), "seconds", 0.2),
 )
 
 
 def _print_targets(results: list[dict]) -> None:
     """Each target against this run's best figure: met or not, nothing rounded in its favour."""
     torch_import = _ok(results, "python: import torch")
-    for what, variant, field, limit in TARGETS:
-        row = _ok(results, variant)
-        if row is None or field not in row:
+    for what, variants, field, limit in TARGETS:
+        figures = [row[field] for row in map(lambda v: _ok(results, v), variants) if row and field in row]
+        if not figures:
             continue
-        verdict = "met" if row[field] <= limit else "NOT met"
+        best = min(figures)
+        verdict = "met" if best <= limit else "NOT met"
         extra = (f" (`import torch` alone took {torch_import['seconds']:.2f} s in this run)"
-                 if verdict != "met" and "process" in variant and torch_import else "")
-        print(f"target: {what} <= {limit} s: {row[field]:.3f} s, {verdict}{extra}")
+                 if verdict != "met" and what.startswith("whole") and torch_import else "")
+        print(f"target: {what} <= {limit} s: {best:.3f} s, {verdict}{extra}")

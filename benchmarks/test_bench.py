@@ -113,3 +113,17 @@ def test_thread_rows_run_the_policy_they_name(policy, threads, monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     row = worker("concise", policy, "digits", 1)
     assert row["threads"] == threads.format(torch.get_num_threads()) and row["seconds"] > 0 and row["test_acc"] > 0.5
+
+
+def test_targets_take_the_best_row_and_say_not_met_when_it_is_over(capsys):
+    from report import _print_targets
+    rows = [{"variant": "linnet train (process)", "seconds": 3.8, "best_train_seconds": 0.29},
+            {"variant": "linnet train --no-plots (process)", "seconds": 3.0, "best_train_seconds": 0.5},
+            {"variant": "linnet-fast", "seconds": 0.31}, {"variant": "linnet --help", "seconds": 0.2},
+            {"variant": "python: import torch", "seconds": 2.5}, {"variant": "linnet-lbfgs", "error": "x"}]
+    _print_targets(rows)
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["target: train_seconds of linnet train <= 0.3 s: 0.290 s, met",
+                   "target: fit of linnet fast in the process <= 0.3 s: 0.310 s, NOT met",
+                   "target: whole linnet train process <= 1.5 s: 3.800 s, NOT met (`import torch` alone took 2.50 s in this run)",
+                   "target: linnet --help <= 0.2 s: 0.200 s, met"]
