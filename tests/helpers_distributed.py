@@ -52,4 +52,11 @@ def main(jobs: list) -> None:
 
 
 if __name__ == "__main__":
+    # Leave as the `linnet` command does (linnet.cli.run): flush, then os._exit, no interpreter teardown.
+    # Tearing torch's distributed threads down at exit aborted a rank once in a fresh-clone CI run
+    # ("terminate called without an active exception", after every job had finished): a path a linnet
+    # process never takes. An exception out of main() still exits non-zero with its traceback.
     main(json.loads(sys.argv[1]))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
