@@ -22,6 +22,7 @@ from helpers_train import write_idx_dataset
 from linnet import distributed, experiment
 from linnet.cli import main
 from linnet.config import TrainConfig
+from linnet.data.loader import contiguous_share
 from linnet.errors import ConfigError
 from linnet.launch import _report, without_nproc
 from linnet.runs import RunDir
@@ -214,7 +215,7 @@ def test_ctrl_c_stops_every_rank(tmp_path):
 
 def test_contiguous_shares_cover_the_batch_unevenly():
     for n, world in [(10, 3), (7, 2), (1, 3), (0, 2)]:
-        shares = [distributed.contiguous_share(n, r, world) for r in range(world)]
+        shares = [contiguous_share(n, r, world) for r in range(world)]
         assert [s.start for s in shares[1:]] == [s.stop for s in shares[:-1]]
         assert shares[0].start == 0 and shares[-1].stop == n
         sizes = [s.stop - s.start for s in shares]

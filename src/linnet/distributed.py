@@ -52,11 +52,6 @@ def timeout_seconds() -> float:
     return value
 
 
-def contiguous_share(n: int, rank: int, world_size: int) -> slice:
-    """Rank `rank`'s rows of n: a contiguous slice; sizes differ by at most one (possibly zero rows)."""
-    return slice(n * rank // world_size, n * (rank + 1) // world_size)
-
-
 class DataParallel:
     """One process's part of a data-parallel run; `fit` calls `epoch_steps` and `evaluate` through it."""
 
@@ -144,7 +139,7 @@ class DataParallel:
     def evaluate(self, model, loader, device=None) -> tuple[float, float | None]:
         """train.evaluate over this rank's contiguous slice of the test split, summed over the ranks."""
         from linnet.data.dataset import Split
-        from linnet.data.loader import Loader
+        from linnet.data.loader import Loader, contiguous_share
         from linnet.train import evaluate
         split = loader.split
         share = contiguous_share(len(split), self.rank, self.world_size)

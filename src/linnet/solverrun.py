@@ -14,7 +14,7 @@ import torch
 
 from linnet.config import TrainConfig
 from linnet.data.dataset import Dataset
-from linnet.data.loader import to_float
+from linnet.data.convert import to_float
 from linnet.humanize import number
 from linnet.train import EpochRecord, evaluate
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from linnet.checks import check_int
-from linnet.data.loader import resize_images
+from linnet.data.convert import resize_images
 from linnet.errors import ConfigError
 
 

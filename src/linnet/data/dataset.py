@@ -35,7 +35,7 @@ class Split:
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int | torch.Tensor]:
         if self.images.dtype.is_floating_point:
             return self.images[i], self.labels[i]
-        from linnet.data.loader import to_float  # deferred: this module stays importable without torch
+        from linnet.data.convert import to_float  # deferred: this module stays importable without torch
         return to_float(self.images[i].unsqueeze(0))[0], int(self.labels[i])     # (H, W) or (C, H, W) -> (C, H, W)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from linnet.atomic import atomic_write_bytes
 from linnet.checks import check_size
 from linnet.data.dataset import Dataset, make_split
-from linnet.data.sources import default_data_dir
+from linnet.data.store import default_data_dir
 from linnet.data.splits import split_indices
 from linnet.errors import ConfigError, DataError
 

@@ -11,32 +11,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
+from linnet.data.convert import to_float
 from linnet.data.dataset import Dataset, Split
 from linnet.data.sources import load_dataset
 from linnet.checks import check_size
-from linnet.distributed import contiguous_share
 from linnet.errors import ConfigError
-
-
-def resize_images(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """float (B, C, H, W) -> (B, C, h, w): bilinear with antialiasing, as torchvision's Resize."""
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-
-
-def to_float(images: torch.Tensor, resize: tuple[int, int] | None = None) -> torch.Tensor:
-    """uint8 (B, H, W) or (B, C, H, W) -> float32 (B, C, H', W') in [0, 1], bilinearly resized when asked."""
-    if images.dim() == 3:
-        images = images.unsqueeze(1)                        # (B, H, W) -> (B, 1, H, W), a view
-    x = images.to(torch.float32).div_(255.0)                # (B, C, H, W)
-    if resize is not None and tuple(x.shape[-2:]) != tuple(resize):
-        x = resize_images(x, resize)
-    return x
 
 
 def parse_resize(resize: int | tuple[int, int] | None) -> tuple[int, int] | None:
     return check_size("resize", resize)
+
+
+def contiguous_share(n: int, rank: int, world_size: int) -> slice:
+    """Rank `rank`'s rows of n: a contiguous slice; sizes differ by at most one (possibly zero rows).
+    How linnet.distributed cuts each minibatch between processes (Loader.batch_indices' shard)."""
+    return slice(n * rank // world_size, n * (rank + 1) // world_size)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from linnet.data import mapped
 from linnet.data.dataset import Dataset, make_split
+from linnet.data.store import default_data_dir
 from linnet.errors import DataError, DownloadError
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -62,15 +63,6 @@ SOURCES: dict[str, IDXSource] = {
     ),
 }
 DATASETS = ("fashion-mnist", "mnist", "digits")
-
-
-def default_data_dir(name: str) -> Path:
-    """Where a dataset's files live when no --data-dir is given: $LINNET_DATA/<name> or the cache."""
-    root = os.environ.get("LINNET_DATA")
-    if root:
-        return Path(root).expanduser() / name
-    import pooch  # deferred: only needed to locate the cache
-    return Path(pooch.os_cache("linnet")) / name
 
 
 def missing_files(name: str, directory: str | os.PathLike) -> list[str]:
