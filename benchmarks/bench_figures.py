@@ -44,7 +44,8 @@ def draw_worker(run_dir: str, out_dir: str, processes: int) -> dict:
     from linnet.metrics import confusion_matrix
     from linnet.restore import load_run
     from linnet.rundata import load_for, loaders_for
-    from linnet.runfigures import draw_final_figures, gc_paused
+    from linnet.collector import gc_paused
+    from linnet.runfigures import draw_final_figures
     from linnet.train import predict_all
     if "matplotlib" in sys.modules:   # then the import would be missing from the figures
         raise RuntimeError("matplotlib was imported before the figure phase")

@@ -481,17 +481,3 @@ def test_one_epoch_is_singular_and_short_epochs_show_ms(tmp_path, capsys, no_plo
     assert re.search(r"\(1 epoch, (\d+(\.\d)? ms|\d+\.\d\d s)\)$", final), final
     assert not re.search(r"\b0\.00 s", out), out
 
-
-def test_startup_imports_run_without_the_cyclic_collector_and_leave_it_on():
-    import gc
-
-    from linnet.cli.train import _startup_without_collections
-    for was_enabled in (True, False):
-        (gc.enable if was_enabled else gc.disable)()
-        try:
-            with _startup_without_collections():
-                assert not gc.isenabled()
-            assert gc.isenabled() == was_enabled and gc.get_freeze_count() > 0   # as before, startup frozen
-        finally:
-            gc.unfreeze()
-            gc.enable()

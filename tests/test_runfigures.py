@@ -5,7 +5,7 @@ from helpers_train import is_png
 
 from linnet.config import TrainConfig
 from linnet.experiment import train
-from linnet.runfigures import draw_final_figures, final_figures, figure_processes, gc_paused
+from linnet.runfigures import draw_final_figures, final_figures, figure_processes
 
 IMAGE_FIGURES = ["curves.png", "predictions.png", "confusion.png", "weights.png"]
 
@@ -18,28 +18,6 @@ def collector_restored():
         gc.enable()
     else:
         gc.disable()
-
-
-def test_gc_paused_turns_the_collector_off_and_back_on():
-    gc.enable()
-    with gc_paused():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-
-
-def test_gc_paused_turns_it_back_on_after_an_error():
-    gc.enable()
-    with pytest.raises(ValueError, match="drawing failed"):
-        with gc_paused():
-            raise ValueError("drawing failed")
-    assert gc.isenabled()
-
-
-def test_gc_paused_leaves_a_collector_that_was_off_off():
-    gc.disable()
-    with gc_paused():
-        pass
-    assert not gc.isenabled()
 
 
 @pytest.fixture(scope="module")

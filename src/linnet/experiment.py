@@ -24,7 +24,8 @@ from linnet.models import build_model
 from linnet.plan import new_plan, resume_plan
 from linnet.restore import read_config, resolve_device, restore_model
 from linnet.rundata import input_hw, load_for, loaders_for, num_inputs  # load_for, loaders_for: used from here too
-from linnet.runfigures import draw_final_figures, gc_paused
+from linnet.collector import gc_paused
+from linnet.runfigures import draw_final_figures
 from linnet.runs import RunDir
 from linnet.solverrun import overfit_warning
 from linnet.threads import describe as threads_described, fixed_threads

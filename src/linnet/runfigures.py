@@ -5,7 +5,7 @@ draws and writes them. linnet.experiment calls it once the result line is printe
 benchmark (benchmarks/bench_figures.py) times the same list, figure by figure.
 
 Nothing here runs while the model trains, so the figures are drawn with Python's cyclic garbage
-collector paused (`gc_paused`): importing matplotlib and drawing four figures make some 10^5
+collector paused (`linnet.collector.gc_paused`): importing matplotlib and drawing four figures make some 10^5
 objects, enough to set off full collections, each of which walks every object torch and the run
 have made (~0.1 s each here, two in every run measured, for nothing: the phase frees little).
 And where a second CPU is there, a forked child draws half of the figures meanwhile (matplotlib holds
@@ -13,34 +13,20 @@ the GIL, so threads would not draw at once): the CPU the training loop needed is
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from linnet.data.dataset import Split
 from linnet.data.loader import Loader
+from linnet.collector import gc_paused
 from linnet.rundata import loaders_for
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Python's cyclic collector off for the block, and back as it was after (reference counting still
-    frees what is not in a cycle; what is, such as a drawn figure, waits for the next collection)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def final_figures(cfg, run_name: str, model, ds, history, preds, matrix) -> list[tuple[str, Callable]]:

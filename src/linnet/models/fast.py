@@ -196,7 +196,6 @@ class SoftmaxRegression(_ManualModel):
         """The SGD steps over images[order] in minibatches of batch_size (one epoch), in the kernel:
         yields (summed loss, correct, batch size) per step, as train_step would have returned them."""
         chunk, n = batch_size * max(1, CHUNK_ROWS // batch_size), len(order)  # whole minibatches per kernel call
-        labels = labels.to(torch.int64).contiguous()                          # once an epoch, not per call
         for start in range(0, n, chunk):
             rows = min(chunk, n - start)
             losses, corrects = self._kernel_steps(images, labels, order[start:start + chunk], batch_size, lr,
